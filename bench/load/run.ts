@@ -1,0 +1,195 @@
+// `npm run bench`: one load run over every scenario × target (backend direct, Switchyard with 1 and
+// auto workers, nginx and HAProxy when installed). Prints markdown, writes bench/results/<time>.json.
+
+import { execFileSync } from 'node:child_process'
+import { existsSync, rmSync } from 'node:fs'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { cpus, release, tmpdir } from 'node:os'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { installCleanup, runToEnd, stopAll } from './children.ts'
+import { markdown, ratios, type Row } from './report.ts'
+import { direct, haproxy, nginx, startBackendChild, switchyard, type TargetEnv, type TargetSpec } from './targets.ts'
+import { runLoad, SCENARIOS, type LoadOptions, type ToolName } from './tools.ts'
+
+const USAGE = `usage: node dist/bench/load/run.js [options]
+  --duration S       seconds per measured run (default 10)
+  --warmup S         seconds of discarded load before each run (default 1; 0 = none)
+  --connections N    concurrent connections (default 50)
+  --tool T           autocannon (default) or wrk
+  --threads N        wrk threads (default 1)
+  --pin              taskset: proxy on CPU 1; backend and load generator on CPU 0
+  --scenarios LIST   comma list of ${SCENARIOS.map((s) => s.id).join(',')} (default all)
+  --targets LIST     comma list of target ids (default all)`
+
+// On the proxy CPU when pinned; the backend and the load generator share the other one.
+const PROXY_CPU = 1
+const LOAD_CPU = 0
+
+const NOTES = [
+  'No target writes per-request logs: nginx has access_log off, HAProxy has no log directive, Switchyard runs with log level warn.',
+  'nginx: worker_processes 1, upstream keepalive 64, proxy_http_version 1.1, Connection "" (keep-alive to the backend), request bodies streamed (proxy_request_buffering off), responses buffered in memory only.',
+  'HAProxy: nbthread 1, http-keep-alive with http-reuse always.',
+  'The backend is one node:http process (bench/servers/backend.ts); the same instance serves every target.'
+]
+
+function positiveInt (name: string, text: string, min = 1): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}, got '${text}'`)
+  return n
+}
+
+function parseOptions () {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '50' },
+      tool: { type: 'string', default: 'autocannon' },
+      threads: { type: 'string', default: '1' },
+      pin: { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      targets: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help) { console.log(USAGE); process.exit(0) }
+  const tool = values.tool
+  if (tool !== 'autocannon' && tool !== 'wrk') throw new Error(`--tool: expected autocannon or wrk, got '${tool}'`)
+  const pick = <T extends { id: string }>(all: readonly T[], list: string | undefined, what: string): T[] => {
+    if (list === undefined) return [...all]
+    const ids = list.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    const unknown = ids.filter((id) => !all.some((x) => x.id === id))
+    if (unknown.length > 0) throw new Error(`--${what}: unknown ${unknown.join(', ')} (known: ${all.map((x) => x.id).join(', ')})`)
+    return all.filter((x) => ids.includes(x.id))
+  }
+  const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('auto'), nginx, haproxy]
+  return {
+    durationS: positiveInt('duration', values.duration),
+    warmupS: positiveInt('warmup', values.warmup, 0),
+    connections: positiveInt('connections', values.connections),
+    threads: positiveInt('threads', values.threads),
+    tool: tool as ToolName,
+    pin: values.pin,
+    scenarios: pick(SCENARIOS, values.scenarios, 'scenarios'),
+    targets: pick(targets, values.targets, 'targets')
+  }
+}
+
+async function versions (): Promise<Record<string, string>> {
+  const probe = async (name: string, cmd: string, args: string[]): Promise<[string, string]> => {
+    try {
+      const r = await runToEnd(name, cmd, args, 5000)
+      return [name, (r.stdout + r.stderr).split('\n')[0]?.trim() ?? '']
+    } catch { return [name, 'not found'] }
+  }
+  return Object.fromEntries([['node', process.version], ...await Promise.all([
+    probe('nginx', 'nginx', ['-v']), probe('haproxy', 'haproxy', ['-v']), probe('wrk', 'wrk', ['-v'])
+  ])])
+}
+
+function pinSelf (cpu: number): void {
+  // -a: every thread of this process (autocannon runs on the main thread, libuv's pool stays with it).
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' })
+}
+
+async function main (): Promise<void> {
+  const opts = parseOptions()
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
+  if (!existsSync(join(root, 'dist/bench/servers/backend.js'))) throw new Error('dist/bench/servers/backend.js is missing: run `npx tsc -p tsconfig.json` first')
+  if (opts.pin) {
+    if (cpus().length < 2) throw new Error('--pin needs at least 2 CPUs')
+    pinSelf(LOAD_CPU)
+  }
+
+  const tmpDir = await mkdtemp(join(tmpdir(), 'switchyard-bench-'))
+  installCleanup(() => rmSync(tmpDir, { recursive: true, force: true }))
+
+  const startedAt = new Date()
+  const pinText = opts.pin ? `pinned: proxy on CPU ${PROXY_CPU}, backend + ${opts.tool} on CPU ${LOAD_CPU}` : 'not pinned'
+  const heading = `### Load: ${opts.tool}, ${opts.connections} connections, ${opts.durationS} s per run (+${opts.warmupS} s warmup), ${pinText}`
+  const notes = [...NOTES]
+  if (opts.pin) notes.push('With --pin, "direct" has the backend and the load generator sharing CPU 0 while CPU 1 idles, so ÷ direct mostly shows whether one proxy core keeps up; ÷ nginx and ÷ HAProxy compare like with like.')
+  if (opts.tool === 'autocannon') notes.push('autocannon records latency in whole milliseconds, so sub-ms p50/p99 show as 0 or 1.')
+  console.error(`${heading}\n${notes.map((n) => `- ${n}`).join('\n')}\n`)
+
+  const backend = await startBackendChild(root, opts.pin ? LOAD_CPU : undefined)
+  const env: TargetEnv = { root, tmpDir, backendPort: backend.port, cpu: opts.pin ? PROXY_CPU : undefined }
+  const load: LoadOptions = {
+    durationS: opts.durationS,
+    connections: opts.connections,
+    threads: opts.threads,
+    cpu: opts.pin ? LOAD_CPU : undefined,
+    tmpDir
+  }
+  const rows: Row[] = []
+  try {
+    for (const t of opts.targets) {
+      const base = { target: t.id, label: t.label }
+      const skip = t.unavailable(env) ??
+        (opts.pin && t.id === 'switchyard-auto' ? '--pin measures one proxy on one CPU' : undefined)
+      if (skip !== undefined) {
+        console.error(`[${t.id}] skipped: ${skip}`)
+        for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'skipped', reason: skip })
+        continue
+      }
+      let running
+      try {
+        running = await t.start(env)
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err)
+        console.error(`[${t.id}] failed to start: ${reason}`)
+        for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'error', reason: `start failed: ${reason}` })
+        continue
+      }
+      try {
+        for (const sc of opts.scenarios) {
+          try {
+            if (opts.warmupS > 0) await runLoad(opts.tool, running.url, sc, { ...load, durationS: opts.warmupS })
+            const m = await runLoad(opts.tool, running.url, sc, load)
+            console.error(`[${t.id}] ${sc.title}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}, non-2xx ${m.non2xx}`)
+            rows.push({ ...base, scenario: sc.id, status: 'ok', measurement: m })
+          } catch (err) {
+            const reason = err instanceof Error ? err.message : String(err)
+            console.error(`[${t.id}] ${sc.title} failed: ${reason}`)
+            rows.push({ ...base, scenario: sc.id, status: 'error', reason })
+          }
+        }
+      } finally {
+        await running.stop()
+      }
+    }
+  } finally {
+    await backend.stop()
+  }
+
+  // Scenario-major order reads best in the table.
+  const order = opts.scenarios.map((s) => s.id)
+  rows.sort((a, b) => order.indexOf(a.scenario) - order.indexOf(b.scenario))
+
+  const result = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', kernel: release(), platform: process.platform },
+    versions: await versions(),
+    options: { tool: opts.tool, durationS: opts.durationS, warmupS: opts.warmupS, connections: opts.connections, threads: opts.threads, pin: opts.pin },
+    notes,
+    rows,
+    ratios: ratios(rows)
+  }
+  const dir = join(root, 'bench/results')
+  await mkdir(dir, { recursive: true })
+  const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`)
+  await writeFile(file, JSON.stringify(result, null, 2) + '\n')
+
+  console.log(markdown(opts.scenarios, rows, heading))
+  console.log(notes.map((n) => `- ${n}`).join('\n'))
+  console.log(`\nMachine: ${result.machine.cpus} × ${result.machine.model}, Node ${process.version}. JSON: ${relative(process.cwd(), file)}`)
+}
+
+main().catch(async (err: unknown) => {
+  console.error(err instanceof Error ? err.message : err)
+  await stopAll()
+  process.exit(1)
+})

@@ -1,0 +1,3 @@
+// Public surface of cluster/.
+export { Supervisor, StartupError, workerCount, type SupervisorOptions } from './supervisor.ts'
+export { EXIT, isFromWorker, isToWorker, type FromWorker, type ToWorker } from './messages.ts'

@@ -1,0 +1,33 @@
+// Typed IPC between the primary and its workers.
+import type { Config } from '../config/index.ts'
+
+export type ToWorker =
+  | { readonly type: 'config', readonly config: Config, readonly generation: number }
+  /** Stop accepting, finish in-flight requests (answering with Connection: close), then exit 0. */
+  | { readonly type: 'drain', readonly timeoutMs: number }
+
+export type FromWorker =
+  /** The worker has loaded and listens for messages (IPC messages sent before that are lost). */
+  | { readonly type: 'hello' }
+  | { readonly type: 'listening', readonly ports: readonly number[] }
+  /** The worker cannot serve and will exit with `exitCode`; restarting it would not help. */
+  | { readonly type: 'fatal', readonly message: string, readonly exitCode: number }
+
+export function isFromWorker (m: unknown): m is FromWorker {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string'
+}
+
+export function isToWorker (m: unknown): m is ToWorker {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string'
+}
+
+/** Exit codes of the CLI and of the processes it starts (documented in the README). */
+export const EXIT = {
+  OK: 0,
+  /** Invalid configuration. */
+  CONFIG: 1,
+  /** Wrong command-line usage. */
+  USAGE: 2,
+  /** Could not start: uWS native binary missing, port unavailable, workers failing at start. */
+  STARTUP: 3
+} as const

@@ -1,0 +1,31 @@
+// A config refused: every problem with its exact key path, e.g. `routes[2].upstream: names no upstream`.
+import { SwitchyardError } from '../errors/index.ts'
+
+export interface ConfigProblem { readonly path: string, readonly reason: string }
+
+export class ConfigError extends SwitchyardError {
+  readonly problems: readonly ConfigProblem[]
+  /** Path of the first problem. */
+  readonly path: string
+  /** Reason of the first problem. */
+  readonly reason: string
+
+  constructor (problems: readonly ConfigProblem[], source?: string) {
+    const lines = problems.map((p) => `config: ${p.path === '' ? '(root)' : p.path}: ${p.reason}`)
+    super('SWY_CONFIG_INVALID', (source !== undefined ? `${source}\n` : '') + lines.join('\n'))
+    this.name = 'ConfigError'
+    this.problems = problems
+    this.path = problems[0]?.path ?? ''
+    this.reason = problems[0]?.reason ?? ''
+  }
+}
+
+/** `['routes', 2, 'upstreams', 0, 'url']` → `routes[2].upstreams[0].url`. */
+export function formatPath (path: readonly PropertyKey[]): string {
+  let out = ''
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`
+    else out += out === '' ? String(p) : `.${String(p)}`
+  }
+  return out
+}

@@ -1,0 +1,20 @@
+// The one table of Switchyard failures: each code, the HTTP status the client sees, and a short public text.
+// A code, once shipped, keeps its meaning.
+
+export const ERROR_CODES = {
+  SWY_CONFIG_INVALID: { status: 500, text: 'invalid configuration' },
+  SWY_BAD_REQUEST: { status: 400, text: 'bad request' },
+  SWY_ROUTE_NOT_FOUND: { status: 404, text: 'no route for this request' },
+  SWY_NO_HEALTHY_UPSTREAM: { status: 503, text: 'no healthy upstream server' },
+  SWY_UPSTREAM_UNREACHABLE: { status: 502, text: 'upstream unreachable' },
+  SWY_UPSTREAM_RESET: { status: 502, text: 'upstream closed the connection' },
+  SWY_UPSTREAM_BAD_RESPONSE: { status: 502, text: 'invalid response from upstream' },
+  SWY_UPSTREAM_TIMEOUT: { status: 504, text: 'upstream timed out' },
+  SWY_INTERNAL: { status: 500, text: 'internal error' }
+} as const satisfies Record<string, { status: number, text: string }>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export function statusOf (code: ErrorCode): number {
+  return ERROR_CODES[code].status
+}

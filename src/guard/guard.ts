@@ -1,0 +1,44 @@
+// First stage: refuses framing that could smuggle a second request, and settles who the client is
+// (request id, client address behind trusted proxies) before anything else looks at the request.
+import type { Stage } from '../pipeline/index.ts'
+
+export interface GuardOptions {
+  /** trusted_proxies, as a set. */
+  readonly trusted: { has (address: string): boolean, readonly size: number }
+  /** Makes a fresh request id. */
+  readonly nextId: () => string
+}
+
+// Client-supplied ids are kept only if short and URL-safe: they end up in logs, headers and error bodies.
+const SAFE_ID = /^[A-Za-z0-9._:@+=-]{1,128}$/
+
+export function createGuard ({ trusted, nextId }: GuardOptions): Stage {
+  return {
+    name: 'guard',
+    run (ex) {
+      const given = ex.header('x-request-id')
+      ex.requestId = given !== undefined && SAFE_ID.test(given) ? given : nextId()
+      // uWS frames by the first of several Content-Length headers; a backend might pick another (uws-notes.md §3).
+      if (ex.contentLengthCount > 1) return ex.reject('SWY_BAD_REQUEST', true)
+      if (trusted.size > 0 && trusted.has(ex.peerIp)) {
+        ex.trustedPeer = true
+        const xff = ex.header('x-forwarded-for')
+        if (xff !== undefined) ex.clientIp = realClient(xff, trusted) ?? ex.peerIp
+      }
+      return 0
+    }
+  }
+}
+
+/** The right-most address of the chain that is not itself a trusted proxy (nginx's real_ip_recursive). */
+function realClient (xff: string, trusted: GuardOptions['trusted']): string | undefined {
+  const hops = xff.split(',')
+  let last: string | undefined
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const a = hops[i]!.trim()
+    if (a === '') continue
+    last = a
+    if (!trusted.has(a)) return a
+  }
+  return last
+}

@@ -1,0 +1,2 @@
+// Public surface of guard/.
+export { createGuard, type GuardOptions } from './guard.ts'

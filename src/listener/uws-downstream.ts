@@ -1,0 +1,151 @@
+// The client side of one exchange on uWS: status and headers wait for the first body byte so that small
+// answers leave in one corked write; bodies stream with tryEnd/onWritable (known length) or write (chunked).
+import { STATUS_CODES } from 'node:http'
+import type { HttpResponse } from 'uWebSockets.js'
+import type { Downstream, Exchange } from '../pipeline/index.ts'
+
+const STATUS_LINES: string[] = []
+for (const code of Object.keys(STATUS_CODES)) STATUS_LINES[Number(code)] = `${code} ${STATUS_CODES[code]}`
+function statusLine (code: number): string {
+  return STATUS_LINES[code] ?? `${code} Unknown`
+}
+
+const NO_EXCHANGE = null as unknown as Exchange
+
+export interface ListenerState {
+  /** Set while the worker drains: every answer closes its connection (uws-notes.md §1). */
+  draining: boolean
+}
+
+export class UwsDownstream implements Downstream {
+  onDrain: (() => void) | null = null
+  readonly #res: HttpResponse
+  #ex: Exchange
+  readonly #head: boolean
+  readonly #state: ListenerState
+  #status = 0
+  #headers: readonly (string | Uint8Array)[] = []
+  #length = -1
+  #headWritten = false
+  #ended = false
+  #pending: Uint8Array | null = null
+  #pendingStart = 0
+  #writableArmed = false
+
+  constructor (res: HttpResponse, head: boolean, state: ListenerState) {
+    this.#res = res
+    this.#ex = NO_EXCHANGE
+    this.#head = head
+    this.#state = state
+  }
+
+  /** Binds the exchange this downstream answers for (the two are made together by the listener). */
+  attach (ex: Exchange): void {
+    this.#ex = ex
+  }
+
+  start (status: number, headers: readonly (string | Uint8Array)[], length: number): void {
+    this.#status = status
+    this.#headers = headers
+    this.#length = length
+  }
+
+  #writeHead (): void {
+    const res = this.#res
+    this.#headWritten = true
+    res.writeStatus(statusLine(this.#status))
+    const h = this.#headers
+    for (let i = 0; i < h.length; i += 2) res.writeHeader(h[i]!, h[i + 1]!)
+  }
+
+  write (chunk: Uint8Array): boolean {
+    if (this.#ex.aborted || this.#ended || this.#head) return true
+    let ok = true
+    this.#res.cork(() => {
+      const res = this.#res
+      if (!this.#headWritten) this.#writeHead()
+      if (this.#length >= 0) {
+        const start = res.getWriteOffset()
+        const [sent, done] = res.tryEnd(chunk, this.#length)
+        if (done) { this.#complete(); return }
+        if (!sent) { this.#pending = chunk; this.#pendingStart = start; ok = false }
+      } else {
+        ok = res.write(chunk)
+      }
+      if (!ok) this.#armWritable()
+    })
+    return ok
+  }
+
+  #armWritable (): void {
+    if (this.#writableArmed) return
+    this.#writableArmed = true
+    this.#res.onWritable((offset) => this.#onWritable(offset))
+  }
+
+  #onWritable (offset: number): boolean {
+    if (this.#ex.aborted || this.#ex.finished) return true
+    const p = this.#pending
+    if (p !== null) {
+      const [sent, done] = this.#res.tryEnd(p.subarray(offset - this.#pendingStart), this.#length)
+      if (done) { this.#pending = null; this.#complete(); return true }
+      if (!sent) return false
+      this.#pending = null
+    }
+    const drain = this.onDrain
+    if (drain !== null) drain()
+    return true
+  }
+
+  end (): void {
+    if (this.#ex.aborted || this.#ended) return
+    this.#ended = true
+    if (this.#pending !== null) return // the last tryEnd completes the response from onWritable
+    if (this.#ex.finished) return
+    this.#res.cork(() => {
+      const res = this.#res
+      if (!this.#headWritten) this.#writeHead()
+      const close = this.#state.draining
+      const s = this.#status
+      if (this.#head && this.#length >= 0) {
+        res.endWithoutBody(this.#length, close)
+      } else if (this.#head || s === 204 || s === 304) {
+        // No argument: `undefined` would be sent as Content-Length 9223372036854775808 (uws-notes.md §2),
+        // and 204/304 must carry none (RFC 9110 §8.6).
+        res.endWithoutBody()
+      } else if (this.#length >= 0) {
+        // Backend sent fewer bytes than its Content-Length: undici reports that as an error, not here.
+        if (this.#length === 0) res.end(undefined, close)
+        else { res.close(); this.#ex.clientAborted(); return }
+      } else {
+        res.end(undefined, close)
+      }
+      this.#complete()
+    })
+  }
+
+  abort (): void {
+    if (this.#ex.aborted || this.#ex.finished) return
+    this.#ended = true
+    this.#res.close() // the client sees a cut connection, never a short body that looks complete
+    this.#ex.clientAborted()
+  }
+
+  reply (status: number, headers: readonly string[], body: string, close: boolean): void {
+    if (this.#ex.aborted || this.#ex.finished) return
+    this.#ended = true
+    this.#res.cork(() => {
+      const res = this.#res
+      res.writeStatus(statusLine(status))
+      for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!)
+      if (this.#head) res.endWithoutBody(Buffer.byteLength(body), close || this.#state.draining)
+      else res.end(body, close || this.#state.draining)
+      this.#ex.bytesSent = body.length
+    })
+    this.#complete()
+  }
+
+  #complete (): void {
+    this.#ex.completed()
+  }
+}

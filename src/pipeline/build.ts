@@ -1,0 +1,89 @@
+// Turns a validated config into live objects: pools, balancers and the stage arrays, built once per config.
+// A reload builds a whole new runtime and swaps one reference; the old one closes after it drains.
+import type { Logger } from 'pino'
+import type { Config } from '../config/index.ts'
+import { createStrategy, type Random, type Target } from '../balancer/index.ts'
+import { createRouter } from '../router/index.ts'
+import { createGuard } from '../guard/index.ts'
+import { createCidrSet } from '../net/cidr.ts'
+import { createBalance, createForward, createPools, closePools, createResponseHeaderFilter, type UpstreamRuntime } from '../upstream/index.ts'
+import { DONE, type Stage } from './stage.ts'
+import { runStages } from './run.ts'
+import type { RouteRef } from './exchange.ts'
+
+export interface RuntimeServices {
+  readonly log: Logger
+  readonly random: Random
+  readonly nextId: () => string
+}
+
+export interface Runtime {
+  /** The stages every request runs; the route stage continues into the route's own stages. */
+  readonly stages: readonly Stage[]
+  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>
+  /** Closes the pools once their in-flight requests finish (bounded by graceMs). */
+  close (graceMs: number): Promise<void>
+}
+
+interface CompiledRoute {
+  readonly ref: RouteRef
+  readonly prefix: string
+  readonly strip: boolean
+  readonly stages: readonly Stage[]
+}
+
+export function buildRuntime (config: Config, services: RuntimeServices): Runtime {
+  const upstreams = new Map<string, UpstreamRuntime>()
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    const targets: Target[] = u.servers.map((s, index) => ({ index, url: s.url, weight: s.weight, inflight: 0, healthy: true }))
+    upstreams.set(name, {
+      name,
+      targets,
+      pools: createPools(u),
+      hosts: u.servers.map((s) => new URL(s.url).host),
+      strategy: createStrategy(u.balance, targets, { random: services.random, hashBy: u.hash?.by ?? 'ip' }),
+      retries: u.retries
+    })
+  }
+  const requestHeaders = { preserveHost: config.headers.preserve_host, via: config.headers.via }
+  const filterResponse = createResponseHeaderFilter({ hide: config.headers.hide, via: config.headers.via })
+
+  const routes = config.routes.map((r): CompiledRoute => {
+    const upstream = upstreams.get(r.upstream)!
+    return {
+      ref: { id: r.match.host === undefined ? r.match.path : `${r.match.host}${r.match.path}`, upstream: r.upstream },
+      prefix: r.match.path,
+      strip: r.strip_prefix,
+      stages: [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
+    }
+  })
+  const router = createRouter(config.routes.map((r, i) => ({ host: r.match.host, prefix: r.match.path, value: routes[i]! })))
+
+  const route: Stage = {
+    name: 'route',
+    run (ex) {
+      const r = router.match(ex.host, ex.path)
+      if (r === undefined) return ex.reject('SWY_ROUTE_NOT_FOUND')
+      ex.route = r.ref
+      if (r.strip) ex.forwardPath = stripPrefix(ex.path, r.prefix)
+      const p = runStages(r.stages, ex)
+      return p === undefined ? DONE : p.then(() => DONE)
+    }
+  }
+
+  return {
+    stages: [createGuard({ trusted: createCidrSet(config.trusted_proxies), nextId: services.nextId }), route],
+    upstreams,
+    async close (graceMs) {
+      await Promise.all([...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) }))
+    }
+  }
+}
+
+/** `/v1/users` under `/v1/` → `/users`; the result always starts with `/`. */
+export function stripPrefix (path: string, prefix: string): string {
+  const keep = prefix.endsWith('/') ? prefix.length - 1 : prefix.length
+  const rest = path.slice(keep)
+  if (rest === '') return '/'
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`
+}

@@ -1,0 +1,199 @@
+// Per-request state: everything a stage may read or set about one request, and the client side to answer on.
+// The listener fills it from its own engine (uWS today); stages never see engine types.
+import type { Readable } from 'node:stream'
+import { SwitchyardError, type ErrorCode } from '../errors/index.ts'
+import type { Target } from '../balancer/index.ts'
+import { DONE, type Verdict } from './stage.ts'
+
+/** The client side of one exchange, implemented by a listener engine. */
+export interface Downstream {
+  /** Starts the response; nothing is sent until the first write or end. `length` is the body size, or -1 (chunked). Headers are flat `[name, value, …]`. */
+  start (status: number, headers: readonly (string | Uint8Array)[], length: number): void
+  /** Writes a body chunk. False: stop producing until `onDrain` runs. */
+  write (chunk: Uint8Array): boolean
+  /** Ends a started response. */
+  end (): void
+  /** Cuts the connection so the client sees a truncated response (upstream failed mid-body). */
+  abort (): void
+  /** A whole local answer at once; `close` ends the connection after it. */
+  reply (status: number, headers: readonly string[], body: string, close: boolean): void
+  /** Run when the client can take more after `write` returned false. */
+  onDrain: (() => void) | null
+}
+
+/** Builds the local error answers; see response/local-reply.ts. */
+export interface LocalReplies {
+  reply (ex: Exchange, code: ErrorCode, close: boolean): void
+  /** Logs a fault with its cause, once, beside the request id. */
+  fault (ex: Exchange, err: unknown): void
+}
+
+/** What the route stage attached: enough for later stages and the access log. */
+export interface RouteRef {
+  readonly id: string
+  readonly upstream: string
+}
+
+export class Exchange {
+  // Request, copied from the engine before any await.
+  readonly method: string
+  /** Path as the client sent it (no query). */
+  readonly path: string
+  /** Path sent to the backend (after strip_prefix). */
+  forwardPath: string
+  readonly query: string
+  /** Host header as sent (with port). */
+  readonly host: string
+  /** Flat `[name, value, …]`, names lower-case, in wire order, duplicates kept. */
+  readonly headers: readonly string[]
+  /** Content-Length, or -1 when absent. */
+  readonly contentLength: number
+  /** How many Content-Length headers came. More than one is refused. */
+  readonly contentLengthCount: number
+  /** Transfer-Encoding was present (uWS treats any value as chunked). */
+  readonly chunked: boolean
+  /** Address of the TCP peer, normalised. */
+  readonly peerIp: string
+  /** The client: the peer, or from X-Forwarded-For when the peer is a trusted proxy. */
+  clientIp: string
+  /** The peer is in trusted_proxies. */
+  trustedPeer: boolean
+  readonly tls: boolean
+  readonly startTime: number
+  readonly body: Readable | null
+  readonly downstream: Downstream
+  requestId: string
+  // Set by stages.
+  route: RouteRef | null
+  target: Target | null
+  /** Servers already tried by this request (retries), or null. */
+  tried: Set<Target> | null
+  attempts: number
+  // Outcome.
+  status: number
+  bytesSent: number
+  errorCode: ErrorCode | null
+  aborted: boolean
+  finished: boolean
+  /** Set by whoever has work in flight for this request (the upstream stage); run once on client abort. */
+  onAbort: (() => void) | null
+  readonly #replies: LocalReplies
+  readonly #onComplete: (ex: Exchange) => void
+
+  constructor (init: ExchangeInit) {
+    this.method = init.method
+    this.path = init.path
+    this.forwardPath = init.path
+    this.query = init.query
+    this.host = init.host
+    this.headers = init.headers
+    this.contentLength = init.contentLength
+    this.contentLengthCount = init.contentLengthCount
+    this.chunked = init.chunked
+    this.peerIp = init.peerIp
+    this.clientIp = init.peerIp
+    this.trustedPeer = false
+    this.tls = init.tls
+    this.startTime = init.startTime
+    this.body = init.body
+    this.downstream = init.downstream
+    this.requestId = ''
+    this.route = null
+    this.target = null
+    this.tried = null
+    this.attempts = 0
+    this.status = 0
+    this.bytesSent = 0
+    this.errorCode = null
+    this.aborted = false
+    this.finished = false
+    this.onAbort = null
+    this.#replies = init.replies
+    this.#onComplete = init.onComplete
+  }
+
+  /** First value of a request header; `name` must be lower-case. */
+  header (name: string): string | undefined {
+    const h = this.headers
+    for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1]
+    return undefined
+  }
+
+  /** A request cookie's value. */
+  cookie (name: string): string | undefined {
+    const h = this.headers
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i] !== 'cookie') continue
+      const v = h[i + 1]!
+      let at = 0
+      while (at < v.length) {
+        while (v.charCodeAt(at) === 32) at++
+        const eq = v.indexOf('=', at)
+        if (eq < 0) break
+        let end = v.indexOf(';', eq)
+        if (end < 0) end = v.length
+        if (eq - at === name.length && v.startsWith(name, at)) return v.slice(eq + 1, end).trim()
+        at = end + 1
+      }
+    }
+    return undefined
+  }
+
+  /** Answers with the code's local reply and stops the pipeline. */
+  reject (code: ErrorCode, close = false): Verdict {
+    if (!this.aborted && !this.finished) {
+      this.errorCode = code
+      this.#replies.reply(this, code, close)
+    }
+    return DONE
+  }
+
+  /** A fault: logged with its cause; the client gets the code's reply if nothing was sent yet, else a cut connection. */
+  fail (err: unknown, started = false): void {
+    this.#replies.fault(this, err)
+    if (this.aborted || this.finished) return
+    if (started) {
+      this.errorCode = err instanceof SwitchyardError ? err.code : 'SWY_INTERNAL'
+      this.downstream.abort()
+      return
+    }
+    this.reject(err instanceof SwitchyardError ? err.code : 'SWY_INTERNAL')
+  }
+
+  /** The engine reports the client went away. */
+  clientAborted (): void {
+    if (this.finished || this.aborted) return
+    this.aborted = true
+    const cb = this.onAbort
+    this.onAbort = null
+    if (cb !== null) cb()
+    this.body?.destroy()
+    this.#onComplete(this)
+  }
+
+  /** The engine reports the response fully handed to the socket (or cut). */
+  completed (): void {
+    if (this.finished || this.aborted) return
+    this.finished = true
+    this.onAbort = null
+    this.#onComplete(this)
+  }
+}
+
+export interface ExchangeInit {
+  method: string
+  path: string
+  query: string
+  host: string
+  headers: string[]
+  contentLength: number
+  contentLengthCount: number
+  chunked: boolean
+  peerIp: string
+  tls: boolean
+  startTime: number
+  body: Readable | null
+  downstream: Downstream
+  replies: LocalReplies
+  onComplete: (ex: Exchange) => void
+}

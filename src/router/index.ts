@@ -1,0 +1,2 @@
+// Public surface of router/.
+export { createRouter, hostname, type Router, type RouteEntry } from './router.ts'

@@ -1,0 +1,153 @@
+// The upstream stage: sends the request through the chosen server's pool and streams the answer back,
+// with backpressure both ways, cancellation on client abort, and retries before any response byte.
+import type { Dispatcher, Pool } from 'undici'
+import { UpstreamError } from '../errors/index.ts'
+import type { Strategy, Target } from '../balancer/index.ts'
+import { DONE, type Exchange, type Stage } from '../pipeline/index.ts'
+import { buildRequestHeaders, type RequestHeaderOptions, type ResponseHead } from './hop-headers.ts'
+import { classifyUpstreamError, IDEMPOTENT_METHODS } from './errors.ts'
+
+/** One upstream's live objects, built once per config. */
+export interface UpstreamRuntime {
+  readonly name: string
+  readonly targets: readonly Target[]
+  readonly pools: readonly Pool[]
+  /** `host[:port]` of each server, for preserve_host: false. */
+  readonly hosts: readonly string[]
+  readonly strategy: Strategy
+  readonly retries: number
+}
+
+export interface ForwardOptions {
+  readonly upstream: UpstreamRuntime
+  readonly requestHeaders: RequestHeaderOptions
+  readonly filterResponse: (raw: readonly Buffer[], requestId: string) => ResponseHead
+}
+
+/** Picks the server. A separate stage so that sticky sessions and health can sit in front of the strategy. */
+export function createBalance (upstream: UpstreamRuntime): Stage {
+  return {
+    name: 'balance',
+    run (ex) {
+      const t = upstream.strategy.pick(ex)
+      if (t === undefined) return ex.reject('SWY_NO_HEALTHY_UPSTREAM')
+      ex.target = t
+      return 0
+    }
+  }
+}
+
+export function createForward (o: ForwardOptions): Stage {
+  return {
+    name: 'upstream',
+    run (ex) {
+      // Answers arrive through the handler; the runner is done with this request.
+      send(ex, ex.target!, o)
+      return DONE
+    }
+  }
+}
+
+function send (ex: Exchange, target: Target, o: ForwardOptions): void {
+  const u = o.upstream
+  ex.target = target
+  ex.attempts++
+  target.inflight++
+  const handler = new ProxyHandler(ex, target, o)
+  const q = ex.query
+  try {
+    u.pools[target.index]!.dispatch({
+      path: q === '' ? ex.forwardPath : `${ex.forwardPath}?${q}`,
+      method: ex.method as Dispatcher.HttpMethod,
+      headers: buildRequestHeaders(ex, u.hosts[target.index]!, o.requestHeaders),
+      body: ex.body,
+      blocking: false
+    }, handler)
+  } catch (err) {
+    // undici validates synchronously (path, header values); that is what the client sent.
+    handler.onError(err as Error)
+  }
+}
+
+/**
+ * undici's native handler shape (onConnect/onHeaders/onData/onComplete/onError): the newer controller API is
+ * wrapped by undici itself with a header parse per response, which this path avoids.
+ */
+class ProxyHandler implements Dispatcher.DispatchHandler {
+  readonly #ex: Exchange
+  readonly #target: Target
+  readonly #o: ForwardOptions
+  #abort: ((err?: Error) => void) | null = null
+  #cancelled = false
+  #started = false
+  #done = false
+
+  constructor (ex: Exchange, target: Target, o: ForwardOptions) {
+    this.#ex = ex
+    this.#target = target
+    this.#o = o
+    ex.onAbort = () => { this.#cancel() }
+  }
+
+  #cancel (): void {
+    this.#cancelled = true
+    if (this.#abort !== null) this.#abort()
+  }
+
+  onConnect (abort: (err?: Error) => void): void {
+    this.#abort = abort
+    if (this.#cancelled) abort()
+  }
+
+  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true // 1xx interim answers are not relayed
+    const ex = this.#ex
+    if (ex.aborted) return false
+    this.#started = true
+    const head = this.#o.filterResponse(rawHeaders, ex.requestId)
+    ex.status = statusCode
+    ex.downstream.onDrain = resume
+    ex.downstream.start(statusCode, head.headers, head.length)
+    return true
+  }
+
+  onData (chunk: Buffer): boolean {
+    const ex = this.#ex
+    if (ex.aborted) return false
+    ex.bytesSent += chunk.length
+    return ex.downstream.write(chunk)
+  }
+
+  onComplete (): void {
+    this.#finish()
+    const ex = this.#ex
+    if (!ex.aborted) ex.downstream.end()
+  }
+
+  onError (err: Error): void {
+    if (this.#done) return
+    this.#finish()
+    const ex = this.#ex
+    if (ex.aborted || this.#cancelled) return
+    const c = classifyUpstreamError(err)
+    if (!this.#started && c.retryable && this.#mayRetry()) {
+      const tried = ex.tried ?? (ex.tried = new Set())
+      tried.add(this.#target)
+      const next = this.#o.upstream.strategy.pick(ex, tried)
+      if (next !== undefined) { send(ex, next, this.#o); return }
+    }
+    ex.fail(new UpstreamError(c.code, this.#target.url, c.retryable, err), this.#started)
+  }
+
+  #mayRetry (): boolean {
+    const ex = this.#ex
+    // Never repeat a request whose body may have reached the server, nor a non-idempotent one (RFC 9110 §9.2.2).
+    return ex.body === null && IDEMPOTENT_METHODS.has(ex.method) && ex.attempts <= this.#o.upstream.retries
+  }
+
+  #finish (): void {
+    if (this.#done) return
+    this.#done = true
+    this.#target.inflight--
+  }
+}

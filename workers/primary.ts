@@ -1,0 +1,55 @@
+// Primary process: validates config, forks and supervises workers, and stops them gracefully on SIGTERM/SIGINT.
+// It never carries client traffic.
+import { fileURLToPath } from 'node:url'
+import { Supervisor, StartupError, workerCount, EXIT } from '../src/cluster/index.ts'
+import { createLogger } from '../src/log/index.ts'
+import type { Config } from '../src/config/index.ts'
+
+export interface PrimaryOptions {
+  readonly config: Config
+  readonly source: string
+  /** Run after the workers stopped, before exit (e.g. stopping demo backends). */
+  readonly onStop?: () => void
+}
+
+export async function runPrimary ({ config, source, onStop }: PrimaryOptions): Promise<void> {
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'primary' } })
+  const supervisor = new Supervisor({ config, log, exec: fileURLToPath(new URL('./proxy.js', import.meta.url)) })
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    log.info({ signal, drainMs: config.shutdown.drain_timeout }, 'stopping: draining workers')
+    supervisor.stop(config.shutdown.drain_timeout).then(() => {
+      log.info('stopped')
+      onStop?.()
+      process.exit(EXIT.OK)
+    }, (err: unknown) => {
+      log.error({ err }, 'stop failed')
+      process.exit(1)
+    })
+  }
+  // Trapped before the first fork: a primary that dies takes every worker with it (uws-notes.md §1).
+  process.on('SIGTERM', () => { stop('SIGTERM') })
+  process.on('SIGINT', () => { stop('SIGINT') })
+
+  try {
+    await supervisor.start()
+  } catch (err) {
+    const code = err instanceof StartupError ? err.exitCode : EXIT.STARTUP
+    log.fatal({ reason: (err as Error).message }, 'startup failed')
+    onStop?.()
+    // Let pino flush before exiting.
+    setTimeout(() => process.exit(code), 50)
+    return
+  }
+  log.info({
+    event: 'ready',
+    config: source,
+    workers: workerCount(config.workers),
+    listen: config.listen.map((l) => `${l.host}:${l.port}`)
+  }, `switchyard ready on ${config.listen.map((l) => `${l.host}:${l.port}`).join(', ')}`)
+}

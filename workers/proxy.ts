@@ -1,0 +1,77 @@
+// Worker process: one uWS app, one undici pool per backend server, one logger. Wiring only.
+import cluster from 'node:cluster'
+import { performance } from 'node:perf_hooks'
+import { loadNativeUws, createListener, type UWS } from '../src/listener/index.ts'
+import { buildRuntime, createRequestIds } from '../src/pipeline/index.ts'
+import { createLocalReplies } from '../src/response/local-reply.ts'
+import { createLogger, createAccessLog } from '../src/log/index.ts'
+import { EXIT, isToWorker, type FromWorker } from '../src/cluster/index.ts'
+import type { Config } from '../src/config/index.ts'
+
+const send = (m: FromWorker): void => { if (process.connected) process.send?.(m) }
+
+let uws: UWS
+try {
+  uws = loadNativeUws()
+} catch (err) {
+  send({ type: 'fatal', message: (err as Error).message, exitCode: EXIT.STARTUP })
+  process.exit(EXIT.STARTUP)
+}
+
+process.once('message', (m: unknown) => {
+  if (isToWorker(m) && m.type === 'config') start(m.config)
+})
+// The primary coordinates shutdown: a terminal's Ctrl-C (SIGINT to the whole group) must not cut requests here.
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => {})
+send({ type: 'hello' })
+// A primary that dies takes its workers with it: nobody would restart or drain them.
+process.once('disconnect', () => { process.exit(0) })
+
+function start (config: Config): void {
+  const id = cluster.worker?.id ?? 0
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'worker', worker: id } })
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception; exiting so the primary replaces this worker')
+    process.exit(70)
+  })
+  process.on('unhandledRejection', (err) => { log.error({ err }, 'unhandled rejection') })
+
+  const clock = (): number => performance.now()
+  const runtime = buildRuntime(config, { log, random: Math.random, nextId: createRequestIds() })
+  const access = config.log.access ? createAccessLog(log, clock) : () => {}
+  const listener = createListener({
+    uws,
+    stages: () => runtime.stages,
+    replies: createLocalReplies(log),
+    onComplete: access,
+    bodyHighWater: config.body_highwater,
+    clock
+  })
+  let ports: number[]
+  try {
+    ports = listener.listen(config.listen)
+  } catch (err) {
+    log.fatal({ err }, 'cannot listen')
+    send({ type: 'fatal', message: (err as Error).message, exitCode: EXIT.STARTUP })
+    process.exit(EXIT.STARTUP)
+  }
+  send({ type: 'listening', ports })
+
+  process.on('message', (m: unknown) => {
+    if (!isToWorker(m) || m.type !== 'drain') return
+    // Stop accepting, answer what is left with Connection: close, exit once idle (uws-notes.md §1).
+    listener.state.draining = true
+    listener.stopAccepting()
+    const deadline = Date.now() + m.timeoutMs
+    let idleSince = Date.now()
+    const iv = setInterval(() => {
+      if (listener.inflight > 0) idleSince = Date.now()
+      if (Date.now() - idleSince >= 300 || Date.now() > deadline) {
+        clearInterval(iv)
+        if (listener.inflight > 0) log.warn({ inflight: listener.inflight }, 'drain deadline reached; cutting in-flight requests')
+        runtime.close(200).finally(() => { process.exit(0) })
+      }
+    }, 25)
+  })
+}
