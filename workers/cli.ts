@@ -5,7 +5,7 @@ import { readFileSync, existsSync } from 'node:fs'
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { loadConfig, parseConfigText, ConfigError, type Config } from '../src/config/index.ts'
+import { loadConfig, loadConfigFile, ConfigError, type Config } from '../src/config/index.ts'
 import { EXIT } from '../src/cluster/index.ts'
 import { demoConfig, DEMO_BACKENDS } from '../src/demo/config.ts'
 import { runPrimary } from './primary.ts'
@@ -14,9 +14,17 @@ const HELP = `switchyard: a clustered HTTP reverse proxy and load balancer
 
 Usage:
   switchyard start [-c FILE] [--workers N]   run the proxy (FILE defaults to ./switchyard.yaml)
-  switchyard check FILE                      validate a config; prints every problem with its key path
-  switchyard demo [--port N]                 the built-in demo: the proxy on :8080 before three demo backends
+  switchyard check FILE... [--workers N]     validate config files; prints every problem with its key path
+  switchyard demo [--port N] [--workers N]   the built-in demo: the proxy on :8080 in front of
+                                             three demo backends on :9001-9003 (one worker by default)
   switchyard --help | --version
+
+Options:
+  -c, --config FILE   config file, YAML or JSON
+  --workers N         worker processes, a number or auto (one per core); overrides the config
+  --port N            demo only: the proxy's port
+  -h, --help          print this help
+  -v, --version       print the version
 
 Exit codes: 0 ok, 1 invalid configuration, 2 usage error, 3 could not start
             (uWebSockets.js native binary unavailable, port in use, workers failing at start).`
@@ -29,19 +37,6 @@ function version (): string {
 function usage (message: string): never {
   process.stderr.write(`switchyard: ${message}\n\n${HELP}\n`)
   process.exit(EXIT.USAGE)
-}
-
-/** Reads and validates FILE, applying command-line overrides before validation so errors name the key. */
-function readConfig (file: string, overrides: Record<string, unknown>): Config {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ConfigError([{ path: '', reason: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
-  }
-  const raw = parseConfigText(text, file)
-  const input = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, ...overrides } : raw
-  return loadConfig(input, file)
 }
 
 function reportConfigError (err: unknown): never {
@@ -73,31 +68,43 @@ async function main (argv: string[]): Promise<void> {
   if (values.help === true) { process.stdout.write(`${HELP}\n`); return }
   if (values.version === true) { process.stdout.write(`${version()}\n`); return }
   const [command, ...rest] = positionals
+  // --workers goes through the schema like the file's key, so `--workers 0` is refused as `workers: ...`.
   const overrides: Record<string, unknown> = {}
-  if (values.workers !== undefined) overrides.workers = values.workers === 'auto' ? 'auto' : /^\d+$/.test(values.workers) ? Number(values.workers) : values.workers
+  if (values.workers !== undefined) overrides.workers = /^\d+$/.test(values.workers) ? Number(values.workers) : values.workers
+  if (values.port !== undefined && command !== 'demo') usage('--port is only for demo (set listen in the config file)')
 
   switch (command) {
     case 'check': {
-      const file = rest[0] ?? values.config
-      if (file === undefined) usage('check needs a FILE')
-      try {
-        readConfig(file, overrides)
-      } catch (err) { reportConfigError(err) }
-      process.stdout.write(`${file}: ok\n`)
+      if (values.config !== undefined) rest.unshift(values.config)
+      if (rest.length === 0) usage('check needs a FILE')
+      let failed = false
+      for (const file of rest) {
+        try {
+          loadConfigFile(file, { overrides })
+          process.stdout.write(`${file}: ok\n`)
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err
+          process.stderr.write(`${err.message}\n`)
+          failed = true
+        }
+      }
+      if (failed) process.exit(EXIT.CONFIG)
       return
     }
     case 'start': {
+      if (rest.length > (values.config === undefined ? 1 : 0)) usage('start takes one config file')
       const file = values.config ?? rest[0] ?? 'switchyard.yaml'
       if (values.config === undefined && rest[0] === undefined && !existsSync(file)) usage('no config: pass -c FILE (or run `switchyard demo`)')
       let config: Config
       try {
-        config = readConfig(file, overrides)
+        config = loadConfigFile(file, { overrides })
       } catch (err) { reportConfigError(err) }
       await runPrimary({ config, source: file })
       return
     }
     case 'demo': {
-      const port = values.port === undefined ? 8080 : Number(values.port)
+      if (rest.length > 0 || values.config !== undefined) usage('demo takes no config file')
+      const port = values.port === undefined ? 8080 : /^\d+$/.test(values.port) ? Number(values.port) : usage('--port must be a number')
       let config: Config
       try {
         config = loadConfig({ ...demoConfig(port), ...overrides }, 'built-in demo config')

@@ -1,83 +1,77 @@
 // Reads, validates and freezes configuration. Nothing after loadConfig() re-validates or reads process.env.
 import { readFileSync } from 'node:fs'
-import { parseDocument } from 'yaml'
-import type { z } from 'zod'
-import { configSchema, type Config } from './schema.ts'
+import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml'
+import { validateConfig, type Config } from './schema.ts'
 import { ConfigError, formatPath, type ConfigProblem } from './config-error.ts'
 
 /** Validates a parsed config object; throws ConfigError listing every problem. */
 export function loadConfig (input: unknown, source?: string): Config {
-  const r = configSchema.safeParse(input, { error: describeIssue })
-  if (!r.success) throw new ConfigError(toProblems(r.error.issues), source)
-  return deepFreeze(r.data)
+  const r = validateConfig(input)
+  if (!r.ok) throw new ConfigError(r.problems, source)
+  return deepFreeze(r.config)
+}
+
+const READ_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory'
+}
+
+export interface LoadFileOptions {
+  /** Top-level keys that replace the file's before validation (command-line flags), so errors still name the key. */
+  readonly overrides?: Readonly<Record<string, unknown>>
 }
 
 /** Reads a YAML or JSON file and validates it. */
-export function loadConfigFile (file: string): Config {
+export function loadConfigFile (file: string, o: LoadFileOptions = {}): Config {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new ConfigError([{ path: '', reason: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
+    const code = (err as NodeJS.ErrnoException).code ?? String(err)
+    throw new ConfigError([{ path: '', reason: `cannot read the file: ${READ_ERRORS[code] ?? code}` }], file)
   }
-  return loadConfig(parseConfigText(text, file), file)
+  const raw = parseConfigText(text, file)
+  const input = o.overrides !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, ...o.overrides } : raw
+  return loadConfig(input, file)
 }
 
-/** YAML (a superset of JSON) to a plain object; syntax errors become ConfigErrors with line and column. */
+/**
+ * YAML (a superset of JSON) to a plain value. Syntax errors name line:column; a key given twice is
+ * refused with its key path (YAML would silently keep the last one).
+ */
 export function parseConfigText (text: string, file = 'config'): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false })
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => ({
-      path: '',
-      reason: `${file}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0] ?? e.code}`
-    })))
+    throw new ConfigError(doc.errors.map((e) => ({ path: '', reason: `syntax error at ${at(lines, e.pos[0])}: ${e.message.split('\n')[0] ?? e.code}` })), file)
   }
-  return doc.toJS() ?? {}
+  if (doc.contents === null) throw new ConfigError([{ path: '', reason: 'the file is empty' }], file)
+  const dups = duplicateKeys(doc.contents, lines, [], [])
+  if (dups.length > 0) throw new ConfigError(dups, file)
+  return doc.toJS()
 }
 
-function toProblems (issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
-  const out: ConfigProblem[] = []
-  for (const i of issues) {
-    if (i.code === 'unrecognized_keys') {
-      for (const k of i.keys) out.push({ path: formatPath([...i.path, k]), reason: 'unknown key' })
-    } else if (i.code === 'invalid_union' && i.errors.length > 0 && i.message.startsWith('Invalid input')) {
-      out.push({ path: formatPath(i.path), reason: 'has the wrong type' })
-    } else {
-      out.push({ path: formatPath(i.path), reason: i.message })
+function at (lines: LineCounter, offset: number): string {
+  const p = lines.linePos(offset)
+  return `${p.line}:${p.col}`
+}
+
+function duplicateKeys (node: unknown, lines: LineCounter, path: PropertyKey[], out: ConfigProblem[]): ConfigProblem[] {
+  if (isMap(node)) {
+    const first = new Map<string, number>()
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+      const line = isScalar(pair.key) && pair.key.range !== undefined && pair.key.range !== null ? lines.linePos(pair.key.range[0]).line : 0
+      const prev = first.get(k)
+      if (prev !== undefined) out.push({ path: formatPath([...path, k]), reason: prev === line ? `is given twice (line ${line})` : `is given twice (lines ${prev} and ${line})` })
+      else first.set(k, line)
+      duplicateKeys(pair.value, lines, [...path, k], out)
     }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => { duplicateKeys(item, lines, [...path, i], out) })
   }
   return out
-}
-
-function describeIssue (iss: z.core.$ZodRawIssue): string | undefined {
-  switch (iss.code) {
-    case 'invalid_type':
-      return iss.input === undefined ? 'is required' : `must be ${article(iss.expected)} (got ${kindOf(iss.input)})`
-    case 'too_small':
-      return iss.origin === 'array' ? `must have at least ${String(iss.minimum)} item(s)` : `must be at least ${String(iss.minimum)}`
-    case 'too_big':
-      return iss.origin === 'array' ? `must have at most ${String(iss.maximum)} item(s)` : `must be at most ${String(iss.maximum)}`
-    case 'invalid_value':
-      return `must be one of ${iss.values.map((v) => String(v)).join(', ')}`
-    case 'invalid_format':
-      return `must match ${iss.format}`
-    default:
-      return undefined
-  }
-}
-
-function article (t: string): string {
-  if (t === 'int') return 'a whole number'
-  if (t === 'array') return 'a list'
-  if (t === 'object' || t === 'record') return 'a mapping'
-  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`
-}
-
-function kindOf (v: unknown): string {
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'a list'
-  if (typeof v === 'object') return 'a mapping'
-  return typeof v
 }
 
 function deepFreeze<T> (o: T): T {

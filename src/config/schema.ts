@@ -1,41 +1,71 @@
 // Every configuration key, declared once: type, default, bounds and the user-facing doc.
-// zod is used here and nowhere else; it yields the Config type and path-exact errors (see load.ts).
+// zod is used here and nowhere else; validateConfig() turns its issues into path-exact problems for ConfigError.
 import { z } from 'zod'
 import { parseDuration, parseSize } from './units.ts'
 import { parseCidr } from '../net/cidr.ts'
+import { formatPath, type ConfigProblem } from './config-error.ts'
 
-const duration = (fallback: string) => z.union([z.string(), z.number()])
+const DURATION = 'must be a duration such as 500ms, 2s, 1m or 1h'
+// setTimeout (and undici's timers) treat anything above 2^31-1 ms as 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+const duration = (fallback: string) => z.union([z.string(), z.number()], { error: DURATION })
   .default(fallback)
   .transform((v, ctx) => {
     const ms = parseDuration(v)
     if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 500ms, 2s, 1m or 1h' })
+      ctx.addIssue({ code: 'custom', message: DURATION })
+      return z.NEVER
+    }
+    if (ms > MAX_TIMER_MS) {
+      ctx.addIssue({ code: 'custom', message: 'must be at most 596h (the longest timer Node.js can set)' })
       return z.NEVER
     }
     return ms
   })
 
-const size = (fallback: string) => z.union([z.string(), z.number()])
+const SIZE = 'must be a size such as 512b, 16kb or 10mb'
+
+const size = (fallback: string) => z.union([z.string(), z.number()], { error: SIZE })
   .default(fallback)
   .transform((v, ctx) => {
     const bytes = parseSize(v)
     if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'must be a size such as 512b, 16kb or 10mb' })
+      ctx.addIssue({ code: 'custom', message: SIZE })
       return z.NEVER
     }
     return bytes
   })
 
-const httpUrl = z.string().refine((s) => {
-  try {
-    const u = new URL(s)
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '' &&
-      (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '' && u.username === ''
-  } catch { return false }
-}, 'must be an http(s) URL with a host and no path, e.g. http://127.0.0.1:9001')
+/** Why `s` is not a backend origin, or undefined when it is one. */
+function urlProblem (s: string): string | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(s)
+  const why = m === null
+    ? 'the scheme is missing'
+    : m[1]!.toLowerCase() !== 'http' && m[1]!.toLowerCase() !== 'https'
+      ? `${m[1]!}: is not supported`
+      : m[2] === '' ? 'the host is missing' : undefined
+  if (why !== undefined) return `must be an http(s) URL such as http://127.0.0.1:9001 (${why})`
+  let u: URL
+  try { u = new URL(s) } catch { return 'must be an http(s) URL such as http://127.0.0.1:9001 (this one does not parse)' }
+  if (u.username !== '' || u.password !== '') return 'must be an http(s) URL without credentials'
+  if (u.pathname !== '/' || u.search !== '' || u.hash !== '') return 'must be an http(s) URL without a path, query or fragment (routes decide the path)'
+  return undefined
+}
+
+const httpUrl = z.string()
+  .superRefine((s, ctx) => {
+    const why = urlProblem(s)
+    if (why !== undefined) ctx.addIssue({ code: 'custom', message: why })
+  })
   .transform((s) => new URL(s).origin)
 
 const HASH_BY = /^(ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/
+// RFC 9110 §5.6.2 token.
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/
+const HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i
+const BALANCE = ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'] as const
+const WORKERS = 'must be auto or a whole number from 1 to 256'
 
 const listen = z.strictObject({
   /** Address to bind. `0.0.0.0` (all IPv4), `::` (dual-stack) or one address. */
@@ -53,10 +83,13 @@ const server = z.strictObject({
 
 const upstream = z.strictObject({
   /** How a server is picked for each request. */
-  balance: z.enum(['round-robin', 'weighted', 'least-conn', 'p2c', 'hash']).default('round-robin'),
+  balance: z.enum(BALANCE).default('round-robin'),
   /** For `balance: hash`: what is hashed. `ip`, `header:NAME` or `cookie:NAME`; a missing value hashes the client IP. */
   hash: z.strictObject({
-    by: z.string().regex(HASH_BY, 'must be ip, header:NAME or cookie:NAME').default('ip')
+    by: z.string().regex(HASH_BY, 'must be ip, header:NAME or cookie:NAME')
+      // Header names are case-insensitive (RFC 9110 §5.1); cookie names are not.
+      .transform((b) => b.startsWith('header:') ? b.toLowerCase() : b)
+      .default('ip')
   }).optional(),
   /** The backend servers. */
   servers: z.array(server).min(1, 'must list at least one server'),
@@ -79,9 +112,23 @@ const upstream = z.strictObject({
 
 const route = z.strictObject({
   match: z.strictObject({
-    /** Host to match: exact (`api.example.com`) or one-label wildcard (`*.example.com`). Absent: any host. */
-    host: z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?(:\d+)?$/i,
-      'must be a host name or *.domain').transform((h) => h.toLowerCase()).optional(),
+    /**
+     * Host to match: exact (`api.example.com`) or one-label wildcard (`*.example.com`), any case, without a port
+     * (a request's Host port is ignored). Absent: any host.
+     */
+    host: z.string()
+      .superRefine((h, ctx) => {
+        if (HOST.test(h)) return
+        const portless = h.replace(/:\d+$/, '')
+        ctx.addIssue({
+          code: 'custom',
+          message: portless !== h && HOST.test(portless)
+            ? 'must not include a port (requests match on the host name, whatever their port)'
+            : 'must be a host name such as api.example.com, or *.example.com for one label under it'
+        })
+      })
+      .transform((h) => h.toLowerCase().replace(/\.$/, ''))
+      .optional(),
     /** Path prefix, starting with `/`. The longest matching prefix wins. */
     path: z.string().startsWith('/', 'must start with /').default('/')
   }).prefault({}),
@@ -95,7 +142,7 @@ export const configSchema = z.strictObject({
   /** Listening sockets. */
   listen: z.array(listen).min(1, 'must list at least one listener').default([{ host: '0.0.0.0', port: 8080 }]),
   /** Worker processes: `auto` (one per core) or a number. */
-  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)], { error: 'must be auto or a whole number from 1 to 256' }).default('auto'),
+  workers: z.union([z.literal('auto'), z.number().int(WORKERS).min(1, WORKERS).max(256, WORKERS)], { error: WORKERS }).default('auto'),
   log: z.strictObject({
     /** pino level. */
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -104,13 +151,15 @@ export const configSchema = z.strictObject({
     /** Human-readable output. Default: only when stdout is a terminal. */
     pretty: z.boolean().optional()
   }).prefault({}),
-  upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -'), upstream),
+  /** Named groups of backend servers; routes refer to them by name. */
+  upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'is not a valid upstream name (use letters, digits, _ or -)'), upstream)
+    .refine((u) => Object.keys(u).length > 0, 'must define at least one upstream'),
   routes: z.array(route).min(1, 'must list at least one route'),
   /** Peers whose X-Forwarded-For chain is kept and appended to; everyone else's is replaced. CIDRs or addresses. */
-  trusted_proxies: z.array(z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR')).default([]),
+  trusted_proxies: z.array(z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR such as 10.0.0.0/8')).default([]),
   headers: z.strictObject({
     /** Response headers of the backend that clients never see. */
-    hide: z.array(z.string().transform((s) => s.toLowerCase())).default(['server', 'x-powered-by']),
+    hide: z.array(z.string().regex(HEADER_NAME, 'must be a header name').transform((s) => s.toLowerCase())).default(['server', 'x-powered-by']),
     /** Send `Via: 1.1 switchyard` both ways. */
     via: z.boolean().default(true),
     /** Keep the client's Host header for the backend (otherwise the server URL's host is sent). */
@@ -123,22 +172,10 @@ export const configSchema = z.strictObject({
   /** Bytes of request body the proxy may read ahead of a slow backend. */
   body_highwater: size('64kb')
 }).superRefine((c, ctx) => {
-  c.routes.forEach((r, i) => {
-    if (!Object.hasOwn(c.upstreams, r.upstream)) {
-      ctx.addIssue({ code: 'custom', path: ['routes', i, 'upstream'], message: `names no upstream (known: ${Object.keys(c.upstreams).join(', ') || 'none'})` })
-    }
-  })
-  for (const [name, u] of Object.entries(c.upstreams)) {
-    if (u.hash !== undefined && u.balance !== 'hash') {
-      ctx.addIssue({ code: 'custom', path: ['upstreams', name, 'hash'], message: 'is only used with balance: hash' })
-    }
-  }
-  const seen = new Set<string>()
-  c.listen.forEach((l, i) => {
-    const k = `${l.host}:${l.port}`
-    if (seen.has(k)) ctx.addIssue({ code: 'custom', path: ['listen', i], message: `duplicates ${k}` })
-    seen.add(k)
-  })
+  for (const p of crossCheck(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
+}, {
+  // zod skips refinements once any key failed; these run anyway, so a config's problems all show up in one pass.
+  when: (payload) => isRecord(payload.value)
 })
 
 /** The input a config file may contain. */
@@ -147,3 +184,171 @@ export type ConfigInput = z.input<typeof configSchema>
 export type Config = z.output<typeof configSchema>
 export type UpstreamConfig = Config['upstreams'][string]
 export type RouteConfig = Config['routes'][number]
+
+/**
+ * Rules across keys. The value may be partly parsed (other keys failed), so every read is checked,
+ * and a rule stays silent where a key it reads has its own problem.
+ */
+function crossCheck (c: unknown): Array<{ path: PropertyKey[], message: string }> {
+  const out: Array<{ path: PropertyKey[], message: string }> = []
+  if (!isRecord(c)) return out
+  const ups = c.upstreams
+  if (isRecord(ups) && Object.keys(ups).length > 0 && Array.isArray(c.routes)) {
+    const known = Object.keys(ups).join(', ')
+    c.routes.forEach((r: unknown, i) => {
+      if (isRecord(r) && typeof r.upstream === 'string' && r.upstream !== '' && !Object.hasOwn(ups, r.upstream)) {
+        out.push({ path: ['routes', i, 'upstream'], message: `names unknown upstream "${r.upstream}" (defined: ${known})` })
+      }
+    })
+  }
+  if (isRecord(ups)) {
+    for (const [name, u] of Object.entries(ups)) {
+      if (isRecord(u) && u.hash !== undefined && u.balance !== 'hash' && BALANCE.includes(u.balance as typeof BALANCE[number])) {
+        out.push({ path: ['upstreams', name, 'hash'], message: 'is only used with balance: hash' })
+      }
+    }
+  }
+  if (Array.isArray(c.listen)) {
+    const seen = new Map<string, number>()
+    c.listen.forEach((l: unknown, i) => {
+      if (!isRecord(l) || typeof l.host !== 'string' || typeof l.port !== 'number' || !Number.isInteger(l.port) || l.port < 1 || l.port > 65535) return
+      const k = `${l.host}:${l.port}`
+      const first = seen.get(k)
+      if (first !== undefined) out.push({ path: ['listen', i], message: `duplicates listen[${first}] (${k})` })
+      else seen.set(k, i)
+    })
+  }
+  return out
+}
+
+function isRecord (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+export type Validated = { readonly ok: true, readonly config: Config } | { readonly ok: false, readonly problems: ConfigProblem[] }
+
+/** Validates and normalises a parsed config; on failure lists every problem with its key path. */
+export function validateConfig (input: unknown): Validated {
+  const r = configSchema.safeParse(input, { error: describeIssue })
+  return r.success ? { ok: true, config: r.data } : { ok: false, problems: toProblems(r.error.issues) }
+}
+
+function toProblems (issues: readonly z.core.$ZodIssue[]): ConfigProblem[] {
+  const out: ConfigProblem[] = []
+  for (const i of issues) {
+    if (i.code === 'unrecognized_keys') {
+      const known = objectKeysAt(i.path)
+      for (const k of i.keys) {
+        const near = closest(k, known)
+        out.push({ path: formatPath([...i.path, k]), reason: near === undefined ? 'unknown key' : `unknown key (did you mean ${near}?)` })
+      }
+    } else if (i.code === 'invalid_key') {
+      out.push({ path: formatPath(i.path), reason: i.issues[0]?.message ?? 'is not a valid key' })
+    } else if (i.code === 'invalid_union' && i.message.startsWith('Invalid input')) {
+      out.push({ path: formatPath(i.path), reason: 'has the wrong type' })
+    } else {
+      out.push({ path: formatPath(i.path), reason: i.message })
+    }
+  }
+  return out
+}
+
+function describeIssue (iss: z.core.$ZodRawIssue): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type':
+      return iss.input === undefined ? 'is required' : `must be ${article(iss.expected)} (got ${shown(iss.input)})`
+    case 'too_small':
+      if (iss.origin === 'string') return Number(iss.minimum) <= 1 ? 'must not be empty' : `must be at least ${String(iss.minimum)} characters`
+      if (iss.origin === 'array') return `must have at least ${String(iss.minimum)} item(s)`
+      return iss.inclusive === false ? `must be more than ${String(iss.minimum)}` : `must be at least ${String(iss.minimum)}`
+    case 'too_big':
+      if (iss.origin === 'string') return `must be at most ${String(iss.maximum)} characters`
+      if (iss.origin === 'array') return `must have at most ${String(iss.maximum)} item(s)`
+      return iss.inclusive === false ? `must be less than ${String(iss.maximum)}` : `must be at most ${String(iss.maximum)}`
+    case 'invalid_value':
+      return `must be one of ${iss.values.map((v) => String(v)).join(', ')} (got ${shown(iss.input)})`
+    case 'invalid_format':
+      return 'has the wrong format'
+    default:
+      return undefined
+  }
+}
+
+function article (t: string): string {
+  if (t === 'int') return 'a whole number'
+  if (t === 'array') return 'a list'
+  if (t === 'object' || t === 'record') return 'a mapping'
+  if (t === 'boolean') return 'true or false'
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`
+}
+
+/** How a wrong value is shown back: short scalars as written, collections by kind. */
+function shown (v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'a list'
+  if (typeof v === 'object') return 'a mapping'
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v)
+  return String(v)
+}
+
+/** The keys the strict object at `path` accepts ([] when there is none). */
+function objectKeysAt (path: readonly PropertyKey[]): string[] {
+  let s: z.core.$ZodType | undefined = configSchema
+  for (const seg of path) {
+    const d: SchemaDef = unwrap(s)._zod.def
+    s = d.type === 'object' ? d.shape?.[String(seg)] : d.type === 'array' ? d.element : d.type === 'record' ? d.valueType : undefined
+    if (s === undefined) return []
+  }
+  const d: SchemaDef = unwrap(s)._zod.def
+  return d.type === 'object' && d.shape !== undefined ? Object.keys(d.shape) : []
+}
+
+interface SchemaDef {
+  readonly type: string
+  readonly innerType?: z.core.$ZodType
+  readonly in?: z.core.$ZodType
+  readonly shape?: Readonly<Record<string, z.core.$ZodType>>
+  readonly element?: z.core.$ZodType
+  readonly valueType?: z.core.$ZodType
+}
+
+/** Through default, prefault, optional and pipe (transform) wrappers to the schema that reads the input. */
+function unwrap (s: z.core.$ZodType): z.core.$ZodType {
+  for (;;) {
+    const d: SchemaDef = s._zod.def
+    if (d.innerType !== undefined) s = d.innerType
+    else if (d.type === 'pipe' && d.in !== undefined) s = d.in
+    else return s
+  }
+}
+
+/** The known key a typo most likely meant (case, `-` and `_` ignored), if one is close enough. */
+function closest (key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string): string => k.toLowerCase().replace(/[-_]/g, '')
+  const k = norm(key)
+  let best: string | undefined
+  let bestD = Math.max(1, Math.floor(k.length / 4)) + 1
+  for (const cand of known) {
+    const d = editDistance(k, norm(cand))
+    if (d < bestD) { best = cand; bestD = d }
+  }
+  return best
+}
+
+/** Levenshtein distance where swapping two neighbours counts as one edit (optimal string alignment). */
+function editDistance (a: string, b: string): number {
+  let prev2: number[] = []
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, prev2[j - 2]! + 1)
+      cur.push(v)
+    }
+    prev2 = prev
+    prev = cur
+  }
+  return prev[b.length]!
+}

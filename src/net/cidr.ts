@@ -2,42 +2,64 @@
 // uWS reports dual-stack peers in full, uncompressed IPv6 form (uws-notes.md §6); we normalise once per request.
 import { BlockList, isIP } from 'node:net'
 
-/** Canonical text of an address: IPv4-mapped IPv6 becomes dotted IPv4, IPv6 is compressed and lower-case. */
+const MAPPED_FULL = '0000:0000:0000:0000:0000:ffff:'
+
+/**
+ * Canonical text of an address: IPv4-mapped IPv6 (`::ffff:a.b.c.d` in any spelling) becomes dotted IPv4,
+ * other IPv6 is compressed and lower-case (RFC 5952 §4). Text that is no address comes back unchanged.
+ */
 export function normaliseAddress (raw: string): string {
   if (raw.length <= 15 && isIP(raw) === 4) return raw
-  const lower = raw.toLowerCase()
-  if (lower.startsWith('0000:0000:0000:0000:0000:ffff:')) {
-    const h = lower.slice(30).replace(':', '')
-    const n = parseInt(h, 16)
-    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+  if (isIP(raw) !== 6) return raw
+  // The form uWS reports for IPv4 peers on a dual-stack socket: skip the general parse.
+  if (raw.length === 39 && raw.startsWith(MAPPED_FULL)) {
+    const hi = parseInt(raw.slice(30, 34), 16)
+    const lo = parseInt(raw.slice(35), 16)
+    return `${hi >>> 8}.${hi & 255}.${lo >>> 8}.${lo & 255}`
   }
-  if (lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4) return lower.slice(7)
-  if (isIP(lower) !== 6) return raw
-  // Compress: drop leading zeros per group, then the longest run of zero groups.
-  const groups = expandV6(lower).map((g) => g.replace(/^0+(?=.)/, ''))
-  let best = -1; let bestLen = 1
-  for (let i = 0; i < groups.length;) {
-    if (groups[i] !== '0') { i++; continue }
+  const pct = raw.indexOf('%')
+  const zone = pct < 0 ? '' : raw.slice(pct)
+  const g = groupsOf((pct < 0 ? raw : raw.slice(0, pct)).toLowerCase())
+  if (zone === '' && g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    const hi = g[6]!
+    const lo = g[7]!
+    return `${hi >>> 8}.${hi & 255}.${lo >>> 8}.${lo & 255}`
+  }
+  // The longest run of two or more zero groups becomes `::`; on a tie, the first (RFC 5952 §4.2).
+  let best = -1
+  let bestLen = 1
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue }
     let j = i
-    while (j < groups.length && groups[j] === '0') j++
+    while (j < 8 && g[j] === 0) j++
     if (j - i > bestLen) { best = i; bestLen = j - i }
     i = j
   }
-  if (best < 0) return groups.join(':')
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
+  const hex = (from: number, to: number): string => g.slice(from, to).map((n) => n.toString(16)).join(':')
+  return (best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`) + zone
 }
 
-function expandV6 (a: string): string[] {
+/** The eight 16-bit groups of a valid IPv6 address (a trailing dotted IPv4 counts as two). */
+function groupsOf (a: string): number[] {
+  const parse = (s: string): number[] => s === ''
+    ? []
+    : s.split(':').flatMap((p) => {
+      if (!p.includes('.')) return [parseInt(p, 16)]
+      const [b0 = 0, b1 = 0, b2 = 0, b3 = 0] = p.split('.').map(Number)
+      return [(b0 << 8) | b1, (b2 << 8) | b3]
+    })
   const [head = '', tail] = a.split('::')
-  const h = head === '' ? [] : head.split(':')
+  const h = parse(head)
   if (tail === undefined) return h
-  const t = tail === '' ? [] : tail.split(':')
-  return [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t]
+  const t = parse(tail)
+  return [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t]
 }
 
 /** Parses a CIDR or a bare address; returns undefined when it is neither. */
 export function parseCidr (text: string): { address: string, prefix: number, family: 'ipv4' | 'ipv6' } | undefined {
-  const [address = '', bits] = text.split('/')
+  const parts = text.split('/')
+  if (parts.length > 2) return undefined
+  const [address = '', bits] = parts
   const v = isIP(address)
   if (v === 0) return undefined
   const max = v === 4 ? 32 : 128

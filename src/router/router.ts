@@ -2,7 +2,7 @@
 // then the longest path prefix. Routes naming a host win over routes for any host.
 
 export interface RouteEntry<T> {
-  /** Lower-case host, exact or `*.example.com`; undefined matches any host. */
+  /** Host, exact or `*.example.com` (case, port and a trailing dot are ignored); undefined matches any host. */
   readonly host?: string | undefined
   /** Path prefix starting with `/`. */
   readonly prefix: string
@@ -21,13 +21,15 @@ export function createRouter<T> (entries: readonly RouteEntry<T>[]): Router<T> {
   const wild = new Map<string, RouteEntry<T>[]>() // key: '.example.com'
   const any: RouteEntry<T>[] = []
   for (const e of entries) {
-    const h = e.host?.replace(/\.$/, '').replace(/:\d+$/, '')
+    // Entries get the same normalisation as requests (port, trailing dot and case dropped).
+    const h = e.host === undefined ? undefined : hostname(e.host)
     if (h === undefined) any.push(e)
     else if (h.startsWith('*.')) push(wild, h.slice(1), e)
     else push(exact, h, e)
   }
   const anyBucket = bucket(any)
-  // A host route table also holds the any-host routes, so one lookup decides (host first, then longest prefix).
+  // Tried in order: the exact host's routes, the matching wildcard's, then any-host routes; the first table with a
+  // matching prefix decides, by longest prefix.
   const exactB = new Map([...exact].map(([h, es]) => [h, bucket(es)]))
   const wildB = [...wild].map(([suffix, es]) => ({ suffix, b: bucket(es) })).sort((a, b) => b.suffix.length - a.suffix.length)
   const hostless = exactB.size === 0 && wildB.length === 0
