@@ -74,7 +74,7 @@ export function createListener (o: ListenerOptions): Listener {
         peerIp: normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
         tls: false,
         startTime: o.clock(),
-        body: hasBody ? bodyStream(res, () => ex, o.bodyHighWater) : null,
+        body: hasBody ? bodyStream(res, downstream, o.bodyHighWater) : null,
         downstream,
         replies: o.replies,
         onComplete
@@ -117,25 +117,15 @@ export function createListener (o: ListenerOptions): Listener {
  * The request body as a Readable for undici, with backpressure: when undici's buffer is full the client is
  * paused, and resumed when undici reads again (uws-notes.md §2). Chunks are copied: uWS detaches them.
  */
-function bodyStream (res: HttpResponse, exchange: () => Exchange | null, highWaterMark: number): Readable {
-  let paused = false
+function bodyStream (res: HttpResponse, down: UwsDownstream, highWaterMark: number): Readable {
   const body = new Readable({
     highWaterMark,
-    read () {
-      if (!paused) return
-      paused = false
-      const ex = exchange()
-      if (ex !== null && !ex.aborted && !ex.finished) res.resume()
-    }
+    read () { down.resumeBody() }
   })
   res.onData((ab, isLast) => {
-    const ex = exchange()
     // uWS keeps delivering the rest of a body after an early answer (uws-notes.md §2).
-    if (ex === null || ex.aborted || ex.finished || body.destroyed) return
-    if (ab.byteLength > 0 && !body.push(Buffer.from(ab.slice(0))) && !isLast) {
-      paused = true
-      res.pause()
-    }
+    if (!down.wantsBody || body.destroyed) return
+    if (ab.byteLength > 0 && !body.push(Buffer.from(ab.slice(0))) && !isLast) down.pauseBody()
     if (isLast) body.push(null)
   })
   return body

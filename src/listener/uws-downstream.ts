@@ -12,6 +12,21 @@ function statusLine (code: number): string {
 
 const NO_EXCHANGE = null as unknown as Exchange
 
+/**
+ * Ends a HEAD answer that announces `length` body bytes. `endWithoutBody(length)` leaves uWS waiting for those
+ * bytes, so the response never completes and the connection's next request is dropped with a close
+ * (test/integration/streaming-edges.test.ts). So the length goes out as a plain header and uWS ends an empty
+ * response. When the connection closes after this answer anyway, uWS's own form is fine and does the closing.
+ */
+function endHead (res: HttpResponse, length: number, close: boolean): void {
+  if (close) {
+    res.endWithoutBody(length, true)
+    return
+  }
+  res.writeHeader('content-length', String(length))
+  res.endWithoutBody()
+}
+
 export interface ListenerState {
   /** Set while the worker drains: every answer closes its connection (uws-notes.md §1). */
   draining: boolean
@@ -31,6 +46,7 @@ export class UwsDownstream implements Downstream {
   #pending: Uint8Array | null = null
   #pendingStart = 0
   #writableArmed = false
+  #bodyPaused = false
 
   constructor (res: HttpResponse, head: boolean, state: ListenerState) {
     this.#res = res
@@ -42,6 +58,29 @@ export class UwsDownstream implements Downstream {
   /** Binds the exchange this downstream answers for (the two are made together by the listener). */
   attach (ex: Exchange): void {
     this.#ex = ex
+  }
+
+  /** The request body is still wanted: nobody aborted or answered yet. */
+  get wantsBody (): boolean {
+    return !this.#ex.aborted && !this.#ex.finished
+  }
+
+  /** Stops reading the client: its body is ahead of the backend (uws-notes.md §2). */
+  pauseBody (): void {
+    if (this.#bodyPaused) return
+    this.#bodyPaused = true
+    this.#res.pause()
+  }
+
+  /**
+   * Reads the client again. Also called just before a response ends: a socket left paused never times out and
+   * never reports an abort, so after an early answer the connection would hang until the client gave up.
+   * Resumed, uWS reads the rest of the body (onData drops it) and the connection stays usable.
+   */
+  resumeBody (): void {
+    if (!this.#bodyPaused || this.#ex.aborted || this.#ex.finished) return
+    this.#bodyPaused = false
+    this.#res.resume()
   }
 
   start (status: number, headers: readonly (string | Uint8Array)[], length: number): void {
@@ -66,6 +105,7 @@ export class UwsDownstream implements Downstream {
       if (!this.#headWritten) this.#writeHead()
       if (this.#length >= 0) {
         const start = res.getWriteOffset()
+        if (start + chunk.length >= this.#length) this.resumeBody() // may end the response: res is gone after
         const [sent, done] = res.tryEnd(chunk, this.#length)
         if (done) { this.#complete(); return }
         if (!sent) { this.#pending = chunk; this.#pendingStart = start; ok = false }
@@ -87,6 +127,7 @@ export class UwsDownstream implements Downstream {
     if (this.#ex.aborted || this.#ex.finished) return true
     const p = this.#pending
     if (p !== null) {
+      if (this.#pendingStart + p.length >= this.#length) this.resumeBody()
       const [sent, done] = this.#res.tryEnd(p.subarray(offset - this.#pendingStart), this.#length)
       if (done) { this.#pending = null; this.#complete(); return true }
       if (!sent) return false
@@ -104,14 +145,16 @@ export class UwsDownstream implements Downstream {
     if (this.#ex.finished) return
     this.#res.cork(() => {
       const res = this.#res
+      this.resumeBody()
       if (!this.#headWritten) this.#writeHead()
       const close = this.#state.draining
       const s = this.#status
       if (this.#head && this.#length >= 0) {
-        res.endWithoutBody(this.#length, close)
+        endHead(res, this.#length, close)
       } else if (this.#head || s === 204 || s === 304) {
         // No argument: `undefined` would be sent as Content-Length 9223372036854775808 (uws-notes.md §2),
-        // and 204/304 must carry none (RFC 9110 §8.6).
+        // and 204/304 must carry none (RFC 9110 §8.6). uWS can only close on a length, so say it in a header.
+        if (close) res.writeHeader('connection', 'close')
         res.endWithoutBody()
       } else if (this.#length >= 0) {
         // Backend sent fewer bytes than its Content-Length: undici reports that as an error, not here.
@@ -136,9 +179,10 @@ export class UwsDownstream implements Downstream {
     this.#ended = true
     this.#res.cork(() => {
       const res = this.#res
+      this.resumeBody()
       res.writeStatus(statusLine(status))
       for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!)
-      if (this.#head) res.endWithoutBody(Buffer.byteLength(body), close || this.#state.draining)
+      if (this.#head) endHead(res, Buffer.byteLength(body), close || this.#state.draining)
       else res.end(body, close || this.#state.draining)
       this.#ex.bytesSent = body.length
     })
