@@ -1,7 +1,7 @@
 // Primary process: validates config, forks and supervises workers, and stops them gracefully on SIGTERM/SIGINT.
 // It never carries client traffic.
 import { fileURLToPath } from 'node:url'
-import { Supervisor, StartupError, workerCount, EXIT } from '../src/cluster/index.ts'
+import { Supervisor, StartupError, workerCount, probeListen, EXIT } from '../src/cluster/index.ts'
 import { createLogger } from '../src/log/index.ts'
 import type { Config } from '../src/config/index.ts'
 
@@ -37,10 +37,13 @@ export async function runPrimary ({ config, source, onStop }: PrimaryOptions): P
   process.on('SIGINT', () => { stop('SIGINT') })
 
   try {
+    await probeListen(config.listen)
     await supervisor.start()
   } catch (err) {
     const code = err instanceof StartupError ? err.exitCode : EXIT.STARTUP
     log.fatal({ reason: (err as Error).message }, 'startup failed')
+    // The reason also goes to stderr, where a CLI user looks first when the exit code is not 0.
+    process.stderr.write(`switchyard: ${(err as Error).message}\n`)
     onStop?.()
     // Let pino flush before exiting.
     setTimeout(() => process.exit(code), 50)

@@ -1,6 +1,6 @@
 // First stage: refuses framing that could smuggle a second request, and settles who the client is
 // (request id, client address behind trusted proxies) before anything else looks at the request.
-import type { Stage } from '../pipeline/index.ts'
+import type { Exchange, Stage, Verdict } from '../pipeline/index.ts'
 
 export interface GuardOptions {
   /** trusted_proxies, as a set. */
@@ -19,7 +19,7 @@ export function createGuard ({ trusted, nextId }: GuardOptions): Stage {
       const given = ex.header('x-request-id')
       ex.requestId = given !== undefined && SAFE_ID.test(given) ? given : nextId()
       // uWS frames by the first of several Content-Length headers; a backend might pick another (uws-notes.md §3).
-      if (ex.contentLengthCount > 1) return ex.reject('SWY_BAD_REQUEST', true)
+      if (ex.contentLengthCount > 1) return refuseLater(ex)
       if (trusted.size > 0 && trusted.has(ex.peerIp)) {
         ex.trustedPeer = true
         const xff = ex.header('x-forwarded-for')
@@ -28,6 +28,18 @@ export function createGuard ({ trusted, nextId }: GuardOptions): Stage {
       return 0
     }
   }
+}
+
+/**
+ * 400 and close, answered on the next macrotask rather than from the handler. uWS keeps parsing what follows in
+ * the same read even after `end(body, true)`: a complete request there resets the close flag and was proxied
+ * (the smuggling this check exists for). While our answer is pending, uWS instead closes the connection as soon
+ * as a pipelined request arrives, so that request is never dispatched; without one, the 400 goes out and closes.
+ */
+async function refuseLater (ex: Exchange): Promise<Verdict> {
+  ex.errorCode = 'SWY_BAD_REQUEST'
+  await new Promise<void>((resolve) => { setImmediate(resolve) })
+  return ex.reject('SWY_BAD_REQUEST', true)
 }
 
 /** The right-most address of the chain that is not itself a trusted proxy (nginx's real_ip_recursive). */

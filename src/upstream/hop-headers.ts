@@ -100,8 +100,9 @@ export function createResponseHeaderFilter (o: ResponseHeaderOptions): (raw: rea
         continue
       }
       if (name === 'content-length') length = Number(vb.toString('latin1'))
-      else if (name === 'connection') connection = vb.toString('latin1')
-      else if (name === 'via') via = vb.toString('latin1')
+      // Repeated fields are one comma-separated list (RFC 9110 §5.3): every Connection names fields to drop.
+      else if (name === 'connection') connection = connection === undefined ? vb.toString('latin1') : `${connection}, ${vb.toString('latin1')}`
+      else if (name === 'via') via = via === undefined ? vb.toString('latin1') : `${via}, ${vb.toString('latin1')}`
     }
     if (connection !== undefined) dropNamedRaw(headers, connection)
     if (o.via) headers.push('via', via === undefined ? '1.1 switchyard' : `${via}, 1.1 switchyard`)

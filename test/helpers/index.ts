@@ -1,6 +1,6 @@
 // Test helpers: real backends, real Switchyard processes, free ports. Each handle closes itself in t.after.
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type Server } from 'node:http'
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -151,11 +151,11 @@ export async function startProxy (t: Ctx, config: Record<string, unknown>, o: Pr
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (then throws with `what`). */
-export async function waitFor<T> (fn: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
+export async function waitFor<T> (fn: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 50): Promise<Exclude<T, false | 0 | '' | null | undefined>> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()
-    if (v) return v as NonNullable<T>
+    if (v) return v as Exclude<T, false | 0 | '' | null | undefined>
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
@@ -167,13 +167,165 @@ export function rssOf (pid: number): number {
   return m === null ? 0 : Number(m[1]) * 1024
 }
 
+export interface CliOptions {
+  /** Added to this process's environment. */
+  readonly env?: Record<string, string>
+  /** SIGKILL after this long (code null, signal SIGKILL) so a command that should have exited can't hang the suite. */
+  readonly timeoutMs?: number
+}
+
 /** Runs a CLI command to completion; resolves code, stdout and stderr. */
-export async function runCli (args: readonly string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function runCli (args: readonly string[], o: CliOptions = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } })
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, o.timeoutMs ?? 30_000)
+  child.once('exit', () => { clearTimeout(timer) })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   const [code] = await once(child, 'exit') as [number | null]
   return { code, stdout, stderr }
+}
+
+export interface HttpResult {
+  readonly status: number
+  readonly headers: IncomingHttpHeaders
+  readonly body: string
+}
+
+export interface RequestOptions {
+  readonly method?: string
+  readonly headers?: Record<string, string>
+  readonly body?: string
+  /** Source address of the connection, e.g. `127.0.0.7` (all of 127/8 is loopback). */
+  readonly localAddress?: string
+}
+
+/**
+ * One request on a fresh connection (node:http, no agent, `Connection: close`), so each request may land on
+ * another worker. Unlike fetch it may set Host. Rejects on a connection error or a truncated body.
+ */
+export async function request (url: string, o: RequestOptions = {}): Promise<HttpResult> {
+  return await new Promise<HttpResult>((resolve, reject) => {
+    const req = httpRequest(url, { method: o.method ?? 'GET', headers: o.headers, agent: false, ...(o.localAddress === undefined ? {} : { localAddress: o.localAddress }) }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('error', reject)
+      res.on('end', () => {
+        if (!res.complete) { reject(new Error('truncated response')); return }
+        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() })
+      })
+    })
+    req.on('error', reject)
+    req.end(o.body)
+  })
+}
+
+export interface RawResponse {
+  readonly status: number
+  /** In wire order, names lower-cased. */
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly body: Buffer
+  /** The socket, still open unless the server closed it; the caller destroys it. */
+  readonly socket: Socket
+}
+
+/** Values of header `name` (lower-case) in a raw response. */
+export function headerValues (r: RawResponse, name: string): string[] {
+  return r.headers.filter(([n]) => n === name).map(([, v]) => v)
+}
+
+/**
+ * Writes `data` as-is on a new node:net connection to 127.0.0.1:`port` and reads one response (Content-Length,
+ * chunked, or until close). For what fetch would normalise or forbid: Connection, duplicate Content-Length.
+ */
+export async function rawRequest (port: number, data: string | Buffer, timeoutMs = 5000): Promise<RawResponse> {
+  const socket = connect(port, '127.0.0.1')
+  socket.write(data)
+  let buf = Buffer.alloc(0)
+  let ended = false
+  const parsed = (): RawResponse | undefined => {
+    const end = buf.indexOf('\r\n\r\n')
+    if (end < 0) return undefined
+    const lines = buf.subarray(0, end).toString('latin1').split('\r\n')
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(lines[0] ?? '')?.[1])
+    const headers = lines.slice(1).map((l): [string, string] => {
+      const colon = l.indexOf(':')
+      return [l.slice(0, colon).toLowerCase(), l.slice(colon + 1).trim()]
+    })
+    const rest = buf.subarray(end + 4)
+    const cl = headers.find(([n]) => n === 'content-length')
+    if (cl !== undefined) {
+      const n = Number(cl[1])
+      return rest.length >= n ? { status, headers, body: rest.subarray(0, n), socket } : undefined
+    }
+    if (headers.some(([n, v]) => n === 'transfer-encoding' && v.toLowerCase() === 'chunked')) {
+      const body: Buffer[] = []
+      let at = 0
+      for (;;) {
+        const nl = rest.indexOf('\r\n', at)
+        if (nl < 0) return undefined
+        const size = parseInt(rest.subarray(at, nl).toString('latin1'), 16)
+        if (rest.length < nl + 2 + size + 2) return undefined
+        if (size === 0) return { status, headers, body: Buffer.concat(body), socket }
+        body.push(rest.subarray(nl + 2, nl + 2 + size))
+        at = nl + 2 + size + 2
+      }
+    }
+    return ended ? { status, headers, body: rest, socket } : undefined
+  }
+  return await new Promise<RawResponse>((resolve, reject) => {
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no complete response within ${timeoutMs} ms; got ${JSON.stringify(buf.toString('latin1'))}`)) }, timeoutMs)
+    const check = (): void => {
+      const r = parsed()
+      if (r !== undefined) { clearTimeout(timer); resolve(r); return }
+      if (ended) { clearTimeout(timer); reject(new Error(`connection closed without a complete response; got ${JSON.stringify(buf.toString('latin1'))}`)) }
+    }
+    socket.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); check() })
+    socket.on('end', () => { ended = true; check() })
+    socket.on('error', (err) => { clearTimeout(timer); reject(err) })
+  })
+}
+
+/** Resolves true once `socket` is closed by the peer, false if it is still open after `timeoutMs`. */
+export async function closedWithin (socket: Socket, timeoutMs: number): Promise<boolean> {
+  if (socket.readableEnded || socket.destroyed) return true
+  return await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => { resolve(false) }, timeoutMs)
+    const done = (): void => { clearTimeout(timer); resolve(true) }
+    socket.once('end', done)
+    socket.once('close', done)
+    socket.resume()
+  })
+}
+
+/** True while process `pid` exists and is not a zombie (Linux /proc). */
+export function isAlive (pid: number): boolean {
+  let stat: string
+  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return false }
+  // The state follows the parenthesised command name, which may itself contain spaces or parentheses.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+}
+
+/** Writes `config` as a config file (with startProxy's defaults: one free port, 1 worker); removed in t.after. */
+export async function writeConfig (t: Ctx, config: Record<string, unknown>): Promise<{ file: string, port: number }> {
+  const port = await freePort()
+  const full = { listen: [{ host: '127.0.0.1', port }], workers: 1, ...config }
+  const dir = mkdtempSync(join(tmpdir(), 'swy-test-'))
+  const file = join(dir, 'config.json')
+  writeFileSync(file, JSON.stringify(full, null, 2))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  return { file, port: (full.listen as Array<{ port: number }>)[0]!.port }
+}
+
+/** Writes `data` on a new connection and reads everything until the server closes it; `closed` false on timeout. */
+export async function rawUntilClose (port: number, data: string | Buffer, timeoutMs = 5000): Promise<{ text: string, closed: boolean }> {
+  const socket = connect(port, '127.0.0.1')
+  socket.write(data)
+  let text = ''
+  socket.on('data', (d: Buffer) => { text += d.toString('latin1') })
+  socket.on('error', () => {})
+  const closed = await closedWithin(socket, timeoutMs)
+  socket.destroy()
+  return { text, closed }
 }
