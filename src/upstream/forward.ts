@@ -4,7 +4,7 @@ import type { Dispatcher, Pool } from 'undici'
 import { UpstreamError } from '../errors/index.ts'
 import type { Strategy, Target } from '../balancer/index.ts'
 import { DONE, type Exchange, type Stage } from '../pipeline/index.ts'
-import { buildRequestHeaders, type RequestHeaderOptions, type ResponseHead } from './hop-headers.ts'
+import { buildRequestHeaders, wireString, type RequestHeaderOptions, type ResponseHead } from './hop-headers.ts'
 import { classifyUpstreamError, IDEMPOTENT_METHODS } from './errors.ts'
 
 /** One upstream's live objects, built once per config. */
@@ -57,7 +57,7 @@ function send (ex: Exchange, target: Target, o: ForwardOptions): void {
   const q = ex.query
   try {
     u.pools[target.index]!.dispatch({
-      path: q === '' ? ex.forwardPath : `${ex.forwardPath}?${q}`,
+      path: wireString(q === '' ? ex.forwardPath : `${ex.forwardPath}?${q}`),
       method: ex.method as Dispatcher.HttpMethod,
       headers: buildRequestHeaders(ex, u.hosts[target.index]!, o.requestHeaders),
       body: ex.body,

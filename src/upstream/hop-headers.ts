@@ -12,6 +12,16 @@ const REQUEST_DROP: ReadonlySet<string> = new Set([
 /** Response fields never copied to the client: hop-by-hop, and framing that uWS writes itself (uws-notes.md §2). */
 const RESPONSE_DROP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'date']
 
+const NON_ASCII = /[^\x00-\x7f]/
+
+/**
+ * uWS hands us URL and header bytes decoded as UTF-8, while undici writes strings as latin1 (one byte per char).
+ * Re-encoding non-ASCII text keeps the client's exact bytes on the wire (`/café` stays C3 A9, not E9).
+ */
+export function wireString (s: string): string {
+  return NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s
+}
+
 export interface RequestHeaderOptions {
   /** Send the client's Host; otherwise `targetHost`. */
   readonly preserveHost: boolean
@@ -29,7 +39,7 @@ export function buildRequestHeaders (ex: Exchange, targetHost: string, o: Reques
   let via: string | undefined
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!
-    if (!REQUEST_DROP.has(name)) { out.push(name, h[i + 1]!); continue }
+    if (!REQUEST_DROP.has(name)) { out.push(name, wireString(h[i + 1]!)); continue }
     const v = h[i + 1]!
     if (name === 'connection') connection = connection === undefined ? v : `${connection}, ${v}`
     else if (name === 'x-forwarded-for') xff = xff === undefined ? v : `${xff}, ${v}`

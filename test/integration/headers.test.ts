@@ -2,6 +2,8 @@
 // X-Forwarded-*, request ids, and duplicate Content-Length refused before anything reaches a backend.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
 import { startBackend, startProxy, echo, request, rawRequest, rawUntilClose, closedWithin, headerValues } from '../helpers/index.ts'
 
 interface Echoed { name: string, url: string, headers: Record<string, string>, rawHeaders: string[], body: string }
@@ -201,4 +203,26 @@ test('two different Content-Length headers: 400, connection closed, nothing reac
   assert.equal(ok.status, 200)
   assert.equal((JSON.parse(ok.body) as Echoed).url, '/after')
   assert.equal(seen, 1)
+})
+
+test('non-ASCII bytes in the path, query and header values reach the backend unchanged', async (t) => {
+  // A raw backend: node:http refuses non-ASCII request targets, and we want the exact bytes on the wire.
+  let seen = Buffer.alloc(0)
+  const backend = createNetServer((c) => {
+    c.on('data', (d: Buffer) => {
+      seen = Buffer.concat([seen, d])
+      if (seen.includes('\r\n\r\n')) c.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    })
+  }).listen(0, '127.0.0.1')
+  await once(backend, 'listening')
+  t.after(() => { backend.close() })
+  const proxy = await startProxy(t, oneUpstream(`http://127.0.0.1:${(backend.address() as AddressInfo).port}`))
+  const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8')
+  const r = await rawRequest(proxy.port, Buffer.concat([
+    utf8('GET /café?q=€ HTTP/1.1\r\nHost: x\r\nX-Mid: café au lait\r\nConnection: close\r\n\r\n')
+  ]))
+  assert.equal(r.status, 200)
+  r.socket.destroy()
+  assert.ok(seen.subarray(0, seen.indexOf('\r\n')).equals(utf8('GET /café?q=€ HTTP/1.1')), seen.toString('latin1'))
+  assert.ok(seen.includes(utf8('\r\nx-mid: café au lait\r\n')), seen.toString('latin1'))
 })
