@@ -114,13 +114,16 @@ export function createResponseHeaderFilter (o: ResponseHeaderOptions): (raw: rea
       else if (name === 'connection') connection = connection === undefined ? vb.toString('latin1') : `${connection}, ${vb.toString('latin1')}`
       else if (name === 'via') via = via === undefined ? vb.toString('latin1') : `${via}, ${vb.toString('latin1')}`
     }
-    if (connection !== undefined) dropNamedRaw(headers, connection)
+    // Nearly every backend says `Connection: keep-alive`, which names no field: skip the list parse then.
+    if (connection !== undefined && !PLAIN_CONNECTION.has(connection.toLowerCase())) dropNamedRaw(headers, connection)
     if (o.via) headers.push('via', via === undefined ? '1.1 switchyard' : `${via}, 1.1 switchyard`)
     else if (via !== undefined && !o.hide.includes('via')) headers.push('via', via)
     if (!hasRequestId) headers.push('x-request-id', requestId)
     return { headers, length: Number.isSafeInteger(length) && length >= 0 ? length : -1 }
   }
 }
+
+const PLAIN_CONNECTION: ReadonlySet<string> = new Set(['keep-alive', 'close'])
 
 function dropNamedRaw (headers: (string | Uint8Array)[], connection: string): void {
   const named = connection.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'close' && s !== 'keep-alive')
