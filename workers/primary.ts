@@ -2,7 +2,9 @@
 // It never carries client traffic.
 import { fileURLToPath } from 'node:url'
 import { Supervisor, StartupError, workerCount, probeListen, EXIT } from '../src/cluster/index.ts'
+import cluster from 'node:cluster'
 import { createLogger } from '../src/log/index.ts'
+import { EmbeddedStore, serveEmbeddedState } from '../src/state/index.ts'
 import type { Config } from '../src/config/index.ts'
 
 export interface PrimaryOptions {
@@ -35,6 +37,9 @@ export async function runPrimary ({ config, source, onStop }: PrimaryOptions): P
   // Trapped before the first fork: a primary that dies takes every worker with it (uws-notes.md §1).
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })
+
+  // No Redis configured: this primary holds the host's shared state, served to every worker over IPC.
+  if (config.state === undefined) serveEmbeddedState(new EmbeddedStore(), cluster, log)
 
   try {
     await probeListen(config.listen)

@@ -6,6 +6,7 @@ import { buildRuntime, createRequestIds } from '../src/pipeline/index.ts'
 import { createLocalReplies } from '../src/response/local-reply.ts'
 import { createLogger, createAccessLog } from '../src/log/index.ts'
 import { EXIT, isToWorker, type FromWorker } from '../src/cluster/index.ts'
+import { createIpcState, createRedisState, redisTargetOf } from '../src/state/index.ts'
 import type { Config } from '../src/config/index.ts'
 
 const send = (m: FromWorker): void => { if (process.connected) process.send?.(m) }
@@ -19,7 +20,12 @@ try {
 }
 
 process.once('message', (m: unknown) => {
-  if (isToWorker(m) && m.type === 'config') start(m.config)
+  if (isToWorker(m) && m.type === 'config') {
+    start(m.config).catch((err: unknown) => {
+      send({ type: 'fatal', message: (err as Error).message, exitCode: EXIT.STARTUP })
+      process.exit(EXIT.STARTUP)
+    })
+  }
 })
 // The primary coordinates shutdown: a terminal's Ctrl-C (SIGINT to the whole group) must not cut requests here.
 process.on('SIGINT', () => {})
@@ -28,7 +34,7 @@ send({ type: 'hello' })
 // A primary that dies takes its workers with it: nobody would restart or drain them.
 process.once('disconnect', () => { process.exit(0) })
 
-function start (config: Config): void {
+async function start (config: Config): Promise<void> {
   const id = cluster.worker?.id ?? 0
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'worker', worker: id } })
   process.on('uncaughtException', (err) => {
@@ -38,6 +44,11 @@ function start (config: Config): void {
   process.on('unhandledRejection', (err) => { log.error({ err }, 'unhandled rejection') })
 
   const clock = (): number => performance.now()
+  // Shared state: Redis when configured (degraded, not failed, while it is down), else the primary's embedded store.
+  const target = redisTargetOf(config.state)
+  const state = target === undefined
+    ? createIpcState({ channel: process, timeoutMs: 250, log })
+    : await createRedisState({ ...target, prefix: config.state?.prefix ?? 'swy', timeoutMs: config.state?.timeout ?? 250, log })
   const runtime = buildRuntime(config, { log, random: Math.random, nextId: createRequestIds() })
   const access = config.log.access ? createAccessLog(log, clock) : () => {}
   const listener = createListener({
@@ -70,7 +81,7 @@ function start (config: Config): void {
       if (Date.now() - idleSince >= 300 || Date.now() > deadline) {
         clearInterval(iv)
         if (listener.inflight > 0) log.warn({ inflight: listener.inflight }, 'drain deadline reached; cutting in-flight requests')
-        runtime.close(200).finally(() => { process.exit(0) })
+        Promise.allSettled([runtime.close(200), state.close()]).finally(() => { process.exit(0) })
       }
     }, 25)
   })

@@ -138,6 +138,37 @@ const route = z.strictObject({
   strip_prefix: z.boolean().default(false)
 })
 
+const hostPort = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535)
+})
+
+const STATE_BACKENDS = ['redis', 'sentinel', 'cluster'] as const
+
+/**
+ * Where cluster-wide state (rate limits, sticky sessions, bans) lives. Leave it out for the embedded store: the
+ * primary of this host holds the state, shared by its workers only. Set exactly one of `redis`, `sentinel` or
+ * `cluster` to share it across hosts.
+ */
+const state = z.strictObject({
+  /** One Redis server: `redis://[user:pass@]host:port/db` (`rediss://` for TLS). */
+  redis: z.string().regex(/^rediss?:\/\/[^/?#]+/, 'must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0').optional(),
+  /** Redis behind Sentinel: the sentinels to ask and the master group name. */
+  sentinel: z.strictObject({
+    sentinels: z.array(hostPort).min(1, 'must list at least one sentinel'),
+    name: z.string().min(1)
+  }).optional(),
+  /** Redis Cluster: some of its nodes (the rest are discovered). */
+  cluster: z.array(hostPort).min(1, 'must list at least one node').optional(),
+  /** Prepended to every key and channel, so several deployments can share one Redis. */
+  prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1 to 64 letters, digits, _, . or -').default('swy'),
+  /**
+   * How long a state command may take before the caller gives up and degrades (local rate limit, hash stickiness).
+   * Keep it small: it is added to a request's latency while Redis is slow.
+   */
+  timeout: duration('250ms')
+})
+
 export const configSchema = z.strictObject({
   /** Listening sockets. */
   listen: z.array(listen).min(1, 'must list at least one listener').default([{ host: '0.0.0.0', port: 8080 }]),
@@ -170,7 +201,8 @@ export const configSchema = z.strictObject({
     drain_timeout: duration('10s')
   }).prefault({}),
   /** Bytes of request body the proxy may read ahead of a slow backend. */
-  body_highwater: size('64kb')
+  body_highwater: size('64kb'),
+  state: state.optional()
 }).superRefine((c, ctx) => {
   for (const p of crossCheck(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 }, {
@@ -207,6 +239,12 @@ function crossCheck (c: unknown): Array<{ path: PropertyKey[], message: string }
         out.push({ path: ['upstreams', name, 'hash'], message: 'is only used with balance: hash' })
       }
     }
+  }
+  if (isRecord(c.state)) {
+    const st = c.state
+    const set = STATE_BACKENDS.filter((k) => st[k] !== undefined)
+    if (set.length === 0) out.push({ path: ['state'], message: 'must set one of redis, sentinel or cluster (leave state out for the embedded store)' })
+    for (const k of set.slice(1)) out.push({ path: ['state', k], message: `conflicts with state.${set[0]!}: set only one of redis, sentinel or cluster` })
   }
   if (Array.isArray(c.listen)) {
     const seen = new Map<string, number>()
