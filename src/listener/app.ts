@@ -52,8 +52,13 @@ export function createListener (o: ListenerOptions): Listener {
     let host = ''
     req.forEach((k, v) => {
       headers.push(k, v)
-      if (k === 'content-length') { if (contentLengthCount++ === 0) contentLength = Number(v) } else if (k === 'transfer-encoding') chunked = true
-      else if (k === 'host' && host === '') host = v
+      if (k === 'content-length') {
+        if (contentLengthCount++ === 0) contentLength = Number(v)
+      } else if (k === 'transfer-encoding') {
+        chunked = true
+      } else if (k === 'host' && host === '') {
+        host = v
+      }
     })
     // 2. The abort handler, before anything can throw or wait (uws-notes.md rule 3).
     let ex: Exchange | null = null
