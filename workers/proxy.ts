@@ -5,7 +5,7 @@ import { loadNativeUws, createListener, type UWS } from '../src/listener/index.t
 import { buildRuntime, createRequestIds } from '../src/pipeline/index.ts'
 import { createLocalReplies } from '../src/response/local-reply.ts'
 import { createLogger, createAccessLog } from '../src/log/index.ts'
-import { EXIT, isToWorker, type FromWorker } from '../src/cluster/index.ts'
+import { EXIT, isToWorker, workerCount, type FromWorker } from '../src/cluster/index.ts'
 import { createIpcState, createRedisState, redisTargetOf } from '../src/state/index.ts'
 import type { Config } from '../src/config/index.ts'
 
@@ -49,7 +49,7 @@ async function start (config: Config): Promise<void> {
   const state = target === undefined
     ? createIpcState({ channel: process, timeoutMs: 250, log })
     : await createRedisState({ ...target, prefix: config.state?.prefix ?? 'swy', timeoutMs: config.state?.timeout ?? 250, log })
-  const runtime = buildRuntime(config, { log, random: Math.random, nextId: createRequestIds() })
+  const runtime = buildRuntime(config, { log, random: Math.random, nextId: createRequestIds(), state, workers: workerCount(config.workers) })
   const access = config.log.access ? createAccessLog(log, clock) : () => {}
   const listener = createListener({
     uws,

@@ -110,6 +110,39 @@ const upstream = z.strictObject({
   connections: z.number().int().min(1).max(10_000).default(256)
 })
 
+const RATE = 'must be a rate such as 100/s, 600/m or 1000/h'
+const RATE_UNITS: Readonly<Record<string, number>> = { s: 1, sec: 1, second: 1, m: 60, min: 60, minute: 60, h: 3600, hour: 3600 }
+const RL_KEY = /^(ip|route|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/
+
+const rateLimit = z.strictObject({
+  /**
+   * What is counted: `ip` (the client address), `route` (one budget for the whole route), `header:NAME` or
+   * `cookie:NAME` (a missing value counts against the client address).
+   */
+  key: z.string().regex(RL_KEY, 'must be ip, route, header:NAME or cookie:NAME')
+    .transform((k) => k.startsWith('header:') ? k.toLowerCase() : k)
+    .default('ip'),
+  /** Sustained rate: `N/s`, `N/m` or `N/h` (N a whole number from 1). Global across workers and hosts sharing state. */
+  rate: z.string({ error: RATE }).transform((v, ctx) => {
+    const m = /^\s*(\d+)\s*\/\s*([a-z]+)\s*$/.exec(v)
+    const unit = m === null ? undefined : RATE_UNITS[m[2]!]
+    const count = m === null ? 0 : Number(m[1])
+    if (unit === undefined || !Number.isSafeInteger(count) || count < 1) {
+      ctx.addIssue({ code: 'custom', message: RATE })
+      return z.NEVER
+    }
+    return { count, windowSec: unit }
+  }),
+  /** Requests admitted at once after a quiet period (the bucket size). Default: one second's worth, at least 1. */
+  burst: z.number().int().min(1).max(1_000_000_000).optional()
+}).transform((r) => ({
+  key: r.key,
+  count: r.rate.count,
+  windowSec: r.rate.windowSec,
+  ratePerSec: r.rate.count / r.rate.windowSec,
+  burst: r.burst ?? Math.max(1, Math.ceil(r.rate.count / r.rate.windowSec))
+}))
+
 const route = z.strictObject({
   match: z.strictObject({
     /**
@@ -135,7 +168,9 @@ const route = z.strictObject({
   /** Name of an upstream under `upstreams`. */
   upstream: z.string().min(1),
   /** Remove the matched path prefix before forwarding (`/v1/users` → `/users`). */
-  strip_prefix: z.boolean().default(false)
+  strip_prefix: z.boolean().default(false),
+  /** Per-route rate limit (a token bucket). Over it: 429 SWY_RATE_LIMITED with Retry-After and RateLimit headers. */
+  rate_limit: rateLimit.optional()
 })
 
 const hostPort = z.strictObject({

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   SWY_UPSTREAM_RESET: { status: 502, text: 'upstream closed the connection' },
   SWY_UPSTREAM_BAD_RESPONSE: { status: 502, text: 'invalid response from upstream' },
   SWY_UPSTREAM_TIMEOUT: { status: 504, text: 'upstream timed out' },
+  /** The route's rate_limit refused the request; the reply carries Retry-After and the RateLimit headers. */
+  SWY_RATE_LIMITED: { status: 429, text: 'rate limit exceeded' },
   /** Shared state (Redis, or the primary's embedded store) did not answer. Callers degrade; clients rarely see it. */
   SWY_STATE_UNAVAILABLE: { status: 503, text: 'shared state unavailable' },
   SWY_INTERNAL: { status: 500, text: 'internal error' }

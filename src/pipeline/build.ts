@@ -6,6 +6,8 @@ import { createStrategy, type Random, type Target } from '../balancer/index.ts'
 import { createRouter } from '../router/index.ts'
 import { createGuard } from '../guard/index.ts'
 import { createCidrSet } from '../net/cidr.ts'
+import { createKeys, type SharedState } from '../state/index.ts'
+import { createRateLimit, createSharedLimiter } from '../ratelimit/index.ts'
 import { createBalance, createForward, createPools, closePools, createResponseHeaderFilter, type UpstreamRuntime } from '../upstream/index.ts'
 import { DONE, type Stage } from './stage.ts'
 import { runStages } from './run.ts'
@@ -15,6 +17,12 @@ export interface RuntimeServices {
   readonly log: Logger
   readonly random: Random
   readonly nextId: () => string
+  /** Cluster-wide state (Redis or the primary's embedded store): rate-limit buckets. */
+  readonly state: SharedState
+  /** Worker processes on this host: the rate limiter's fallback share and lease sizing. */
+  readonly workers: number
+  /** Wall clock in ms for the rate limiter (shared buckets compare it across hosts). Default Date.now. */
+  readonly now?: () => number
 }
 
 export interface Runtime {
@@ -48,14 +56,25 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
   const requestHeaders = { preserveHost: config.headers.preserve_host, via: config.headers.via }
   const filterResponse = createResponseHeaderFilter({ hide: config.headers.hide, via: config.headers.via })
 
+  const keys = createKeys(config.state?.prefix ?? 'swy')
+  const now = services.now ?? Date.now
   const routes = config.routes.map((r): CompiledRoute => {
     const upstream = upstreams.get(r.upstream)!
-    return {
-      ref: { id: r.match.host === undefined ? r.match.path : `${r.match.host}${r.match.path}`, upstream: r.upstream },
-      prefix: r.match.path,
-      strip: r.strip_prefix,
-      stages: [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
+    const id = r.match.host === undefined ? r.match.path : `${r.match.host}${r.match.path}`
+    const stages: Stage[] = [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
+    const rl = r.rate_limit
+    if (rl !== undefined) {
+      const limiter = createSharedLimiter({
+        state: services.state,
+        rule: rl,
+        stateKey: (k) => keys.key('rl', `${id}|${k}`),
+        workers: services.workers,
+        now,
+        log: services.log.child({ route: id, concept: 'ratelimit' })
+      })
+      stages.unshift(createRateLimit({ rule: rl, key: rl.key, limiter }))
     }
+    return { ref: { id, upstream: r.upstream }, prefix: r.match.path, strip: r.strip_prefix, stages }
   })
   const router = createRouter(config.routes.map((r, i) => ({ host: r.match.host, prefix: r.match.path, value: routes[i]! })))
 

@@ -329,3 +329,40 @@ export async function rawUntilClose (port: number, data: string | Buffer, timeou
   socket.destroy()
   return { text, closed }
 }
+
+export interface LoadResult {
+  /** 2xx answers. */
+  ok: number
+  /** 429 answers. */
+  limited: number
+  /** Anything else, including connection errors. */
+  failed: number
+  /** From the first request's start to the last answer (ms). */
+  elapsedMs: number
+}
+
+/**
+ * `concurrency` request loops per URL, each sending the next request as soon as the last is answered, until `ms`
+ * have passed (bounded: no loop starts a request after the deadline).
+ */
+export async function drive (urls: readonly string[], concurrency: number, ms: number, headers: Record<string, string> = {}): Promise<LoadResult> {
+  const r: LoadResult = { ok: 0, limited: 0, failed: 0, elapsedMs: 0 }
+  const start = Date.now()
+  const end = start + ms
+  const loop = async (url: string): Promise<void> => {
+    while (Date.now() < end) {
+      try {
+        const res = await fetch(url, { headers })
+        await res.arrayBuffer()
+        if (res.status >= 200 && res.status < 300) r.ok++
+        else if (res.status === 429) r.limited++
+        else r.failed++
+      } catch {
+        r.failed++
+      }
+    }
+  }
+  await Promise.all(urls.flatMap((u) => Array.from({ length: concurrency }, async () => { await loop(u) })))
+  r.elapsedMs = Date.now() - start
+  return r
+}
