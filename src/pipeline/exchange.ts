@@ -23,7 +23,8 @@ export interface Downstream {
 
 /** Builds the local error answers; see response/local-reply.ts. */
 export interface LocalReplies {
-  reply (ex: Exchange, code: ErrorCode, close: boolean): void
+  /** `headers`: extra fields beside the standard ones, flat `[name, value, …]` (e.g. Retry-After on a 429). */
+  reply (ex: Exchange, code: ErrorCode, close: boolean, headers?: readonly string[]): void
   /** Logs a fault with its cause, once, beside the request id. */
   fault (ex: Exchange, err: unknown): void
 }
@@ -140,10 +141,10 @@ export class Exchange {
   }
 
   /** Answers with the code's local reply and stops the pipeline. */
-  reject (code: ErrorCode, close = false): Verdict {
+  reject (code: ErrorCode, close = false, headers?: readonly string[]): Verdict {
     if (!this.aborted && !this.finished) {
       this.errorCode = code
-      this.#replies.reply(this, code, close)
+      this.#replies.reply(this, code, close, headers)
     }
     return DONE
   }

@@ -1,7 +1,6 @@
 // The rate-limit stage: picks the key, asks the limiter, and answers 429 with Retry-After and the IETF httpapi
 // RateLimit-Policy / RateLimit headers (draft-ietf-httpapi-ratelimit-headers-07) when the key is over its limit.
-import { ERROR_CODES } from '../errors/index.ts'
-import { NEXT, DONE, type Exchange, type Stage, type Verdict } from '../pipeline/index.ts'
+import { NEXT, type Exchange, type Stage, type Verdict } from '../pipeline/index.ts'
 import { ADMIT, type Decision, type Limiter, type RateRule } from './limiter.ts'
 
 export interface RateLimitOptions {
@@ -28,22 +27,13 @@ export function keyReader (key: string): (ex: Exchange) => string {
 
 export function createRateLimit ({ rule, key, limiter }: RateLimitOptions): Stage {
   const read = keyReader(key)
-  // Fixed parts built once; a refusal only fills in the request id and the seconds.
+  // Fixed parts built once; a refusal only fills in the seconds.
   const policy = `${rule.count};w=${rule.windowSec}`
   const limitHead = `limit=${rule.count}, remaining=0, reset=`
-  const bodyHead = `{"error":"SWY_RATE_LIMITED","message":"${ERROR_CODES.SWY_RATE_LIMITED.text}","request_id":"`
-  const status = ERROR_CODES.SWY_RATE_LIMITED.status
 
   const refuse = (ex: Exchange, retryMs: number): Verdict => {
-    if (ex.aborted || ex.finished) return DONE
     const s = String(Math.max(1, Math.ceil(retryMs / 1000)))
-    ex.errorCode = 'SWY_RATE_LIMITED'
-    ex.status = status
-    ex.downstream.reply(status, [
-      'content-type', 'application/json', 'x-request-id', ex.requestId,
-      'retry-after', s, 'ratelimit-policy', policy, 'ratelimit', limitHead + s
-    ], bodyHead + ex.requestId + '"}\n', false)
-    return DONE
+    return ex.reject('SWY_RATE_LIMITED', false, ['retry-after', s, 'ratelimit-policy', policy, 'ratelimit', limitHead + s])
   }
   const settle = (ex: Exchange, d: Decision): Verdict => d === ADMIT ? NEXT : refuse(ex, d)
 

@@ -11,10 +11,12 @@ export function createLocalReplies (log: Logger): LocalReplies {
     parts.set(code as ErrorCode, [`{"error":"${code}","message":"${text}","request_id":"`, '"}\n'])
   }
   return {
-    reply (ex, code, close) {
+    reply (ex, code, close, extra) {
       const [head, tail] = parts.get(code)!
       ex.status = ERROR_CODES[code].status
-      ex.downstream.reply(ex.status, ['content-type', 'application/json', 'x-request-id', ex.requestId], head + ex.requestId + tail, close)
+      const headers = ['content-type', 'application/json', 'x-request-id', ex.requestId]
+      if (extra !== undefined) headers.push(...extra)
+      ex.downstream.reply(ex.status, headers, head + ex.requestId + tail, close)
     },
     fault (ex, err) {
       const code = err instanceof SwitchyardError ? err.code : 'SWY_INTERNAL'

@@ -12,6 +12,8 @@ const REQUEST_DROP: ReadonlySet<string> = new Set([
 /** Response fields never copied to the client: hop-by-hop, and framing that uWS writes itself (uws-notes.md §2). */
 const RESPONSE_DROP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'date']
 
+const PLAIN_CONNECTION: ReadonlySet<string> = new Set(['keep-alive', 'close'])
+
 const NON_ASCII = /[^\x00-\x7f]/
 
 /**
@@ -60,9 +62,14 @@ export function buildRequestHeaders (ex: Exchange, targetHost: string, o: Reques
   return out
 }
 
+/** The field names a Connection value lists; `close` and `keep-alive` are options, not fields. */
+function connectionTokens (connection: string): string[] {
+  return connection.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && !PLAIN_CONNECTION.has(s))
+}
+
 /** Removes the fields a Connection header names (`Connection: close, x-secret` drops x-secret). */
 function dropNamedIn (out: string[], connection: string): void {
-  const named = connection.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const named = connectionTokens(connection)
   if (named.length === 0) return
   for (let i = out.length - 2; i >= 0; i -= 2) {
     if (named.includes(out[i]!)) out.splice(i, 2)
@@ -123,10 +130,9 @@ export function createResponseHeaderFilter (o: ResponseHeaderOptions): (raw: rea
   }
 }
 
-const PLAIN_CONNECTION: ReadonlySet<string> = new Set(['keep-alive', 'close'])
 
 function dropNamedRaw (headers: (string | Uint8Array)[], connection: string): void {
-  const named = connection.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'close' && s !== 'keep-alive')
+  const named = connectionTokens(connection)
   if (named.length === 0) return
   for (let i = headers.length - 2; i >= 0; i -= 2) {
     const n = headers[i]!
