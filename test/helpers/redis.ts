@@ -20,6 +20,10 @@ export interface RedisHandle {
   stop (): Promise<void>
   /** Starts it again on the same port and waits until it answers PING. */
   start (): Promise<void>
+  /** Freezes the server (SIGSTOP): connections stay open and commands hang, as with an overloaded Redis. */
+  pause (): void
+  /** Thaws a paused server (SIGCONT). */
+  resume (): void
   close (): Promise<void>
 }
 
@@ -67,9 +71,12 @@ export async function startRedis (t: Ctx): Promise<RedisHandle> {
     port,
     async stop () { await kill(child); child = undefined },
     async start () { if (child === undefined) child = await spawnServer(port, dir) },
+    pause () { child?.kill('SIGSTOP') },
+    resume () { child?.kill('SIGCONT') },
     async close () {
       if (closed) return
       closed = true
+      child?.kill('SIGCONT')
       await kill(child)
       rmSync(dir, { recursive: true, force: true })
     }

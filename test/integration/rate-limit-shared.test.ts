@@ -66,3 +66,33 @@ test('Redis stopped under load: no failed request, local shares still limit, and
   assert.ok(back.ok <= backBound, `after recovery admitted ${back.ok}, bound ${backBound}`)
   assert.ok(back.ok >= 0.8 * rate * back.elapsedMs / 1000, `after recovery admitted ${back.ok}`)
 })
+
+test('Redis frozen under load (commands hang, sockets stay open): the command timeout turns it into the local fallback, no failed request', async (t) => {
+  const redis = await startRedis(t)
+  const rate = 20
+  const burst = 10
+  const [a, b] = await twoHosts(t, redis.url, `${rate}/s`, burst)
+  const urls = [`${a.url}/x`, `${b.url}/x`]
+  assert.equal((await drive(urls, 2, 1000)).failed, 0)
+
+  redis.pause()
+  let slow
+  try {
+    slow = await drive(urls, 3, 3000)
+  } finally {
+    redis.resume()
+  }
+  assert.equal(slow.failed, 0, 'a hanging Redis never fails a request')
+  // Requests kept completing: with only the ioredis default (no command timeout) every refill would hang for good.
+  assert.ok(slow.ok + slow.limited >= 50, `only ${slow.ok + slow.limited} requests completed while Redis hung`)
+  assert.ok(slow.limited > 0, 'still limited while Redis hangs')
+  assert.ok(slow.ok <= 2 * (rate * slow.elapsedMs / 1000 + burst) + 4, `admitted ${slow.ok} while Redis hung`)
+  assert.ok([a, b].every((p) => p.logs.some((l) => String(l.msg).includes('shared state unavailable'))), 'each host warned')
+
+  await drive(urls, 3, 2500)
+  const back = await drive(urls, 3, 3000)
+  assert.equal(back.failed, 0)
+  t.diagnostic(`admitted: Redis hung ${slow.ok}/${slow.ok + slow.limited}, back ${back.ok}/${back.ok + back.limited} in ${back.elapsedMs} ms`)
+  assert.ok(back.ok <= rate * back.elapsedMs / 1000 + burst + 4, `after recovery admitted ${back.ok}`)
+  assert.ok(back.ok >= 0.8 * rate * back.elapsedMs / 1000, `after recovery admitted ${back.ok}`)
+})
