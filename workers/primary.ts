@@ -5,6 +5,7 @@ import { Supervisor, StartupError, workerCount, probeListen, EXIT } from '../src
 import cluster from 'node:cluster'
 import { createLogger } from '../src/log/index.ts'
 import { EmbeddedStore, serveEmbeddedState } from '../src/state/index.ts'
+import { createActiveHealth, type ActiveHealth } from '../src/health/index.ts'
 import type { Config } from '../src/config/index.ts'
 
 export interface PrimaryOptions {
@@ -16,7 +17,21 @@ export interface PrimaryOptions {
 
 export async function runPrimary ({ config, source, onStop }: PrimaryOptions): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'primary' } })
-  const supervisor = new Supervisor({ config, log, exec: fileURLToPath(new URL('./proxy.js', import.meta.url)) })
+  let health: ActiveHealth | undefined
+  const supervisor = new Supervisor({
+    config,
+    log,
+    exec: fileURLToPath(new URL('./proxy.js', import.meta.url)),
+    snapshot: () => health?.snapshot().map((h) => ({ type: 'health' as const, ...h })) ?? []
+  })
+  // Active health checks: once per host, here; every worker gets each change (and a new worker the current state).
+  if (Object.values(config.upstreams).some((u) => u.health !== undefined)) {
+    health = createActiveHealth({
+      upstreams: config.upstreams,
+      log: log.child({ concept: 'health' }),
+      onChange: (upstream, healthy) => { supervisor.broadcast({ type: 'health', upstream, healthy }) }
+    })
+  }
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) {
@@ -25,6 +40,7 @@ export async function runPrimary ({ config, source, onStop }: PrimaryOptions): P
     }
     stopping = true
     log.info({ signal, drainMs: config.shutdown.drain_timeout }, 'stopping: draining workers')
+    void health?.close()
     supervisor.stop(config.shutdown.drain_timeout).then(() => {
       log.info('stopped')
       onStop?.()
@@ -49,6 +65,7 @@ export async function runPrimary ({ config, source, onStop }: PrimaryOptions): P
     log.fatal({ reason: (err as Error).message }, 'startup failed')
     // The reason also goes to stderr, where a CLI user looks first when the exit code is not 0.
     process.stderr.write(`switchyard: ${(err as Error).message}\n`)
+    void health?.close()
     onStop?.()
     // Let pino flush before exiting.
     setTimeout(() => process.exit(code), 50)

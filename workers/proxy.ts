@@ -19,6 +19,11 @@ try {
   process.exit(EXIT.STARTUP)
 }
 
+// Health arrives right after the config, before the runtime exists: keep the latest per upstream until then.
+const pendingHealth = new Map<string, readonly boolean[]>()
+const onEarlyHealth = (m: unknown): void => { if (isToWorker(m) && m.type === 'health') pendingHealth.set(m.upstream, m.healthy) }
+process.on('message', onEarlyHealth)
+
 process.once('message', (m: unknown) => {
   if (isToWorker(m) && m.type === 'config') {
     start(m.config).catch((err: unknown) => {
@@ -50,6 +55,10 @@ async function start (config: Config): Promise<void> {
     ? createIpcState({ channel: process, timeoutMs: 250, log })
     : await createRedisState({ ...target, prefix: config.state?.prefix ?? 'swy', timeoutMs: config.state?.timeout ?? 250, log })
   const runtime = buildRuntime(config, { log, random: Math.random, nextId: createRequestIds(), state, workers: workerCount(config.workers) })
+  for (const [name, healthy] of pendingHealth) runtime.setHealth(name, healthy)
+  process.off('message', onEarlyHealth)
+  pendingHealth.clear()
+  process.on('message', (m: unknown) => { if (isToWorker(m) && m.type === 'health') runtime.setHealth(m.upstream, m.healthy) })
   const access = config.log.access ? createAccessLog(log, clock) : () => {}
   const listener = createListener({
     uws,

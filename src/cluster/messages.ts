@@ -5,6 +5,8 @@ export type ToWorker =
   | { readonly type: 'config', readonly config: Config, readonly generation: number }
   /** Stop accepting, finish in-flight requests (answering with Connection: close), then exit 0. */
   | { readonly type: 'drain', readonly timeoutMs: number }
+  /** Health of every server of `upstream`, in `servers` order (active checks, fail-open applied). */
+  | { readonly type: 'health', readonly upstream: string, readonly healthy: readonly boolean[] }
 
 export type FromWorker =
   /** The worker has loaded and listens for messages (IPC messages sent before that are lost). */

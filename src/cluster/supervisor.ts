@@ -12,6 +12,8 @@ export interface SupervisorOptions {
   readonly log: Logger
   /** Worker entry file. */
   readonly exec: string
+  /** Messages every new worker gets right after its config (the current health of each upstream). */
+  readonly snapshot?: () => readonly ToWorker[]
   readonly now?: () => number
 }
 
@@ -87,7 +89,10 @@ export class Supervisor {
       const onMessage = (m: unknown): void => {
         if (!isFromWorker(m)) return
         const msg: FromWorker = m
-        if (msg.type === 'hello') this.#send(w, { type: 'config', config: this.#o.config, generation: this.#generation })
+        if (msg.type === 'hello') {
+          this.#send(w, { type: 'config', config: this.#o.config, generation: this.#generation })
+          for (const s of this.#o.snapshot?.() ?? []) this.#send(w, s)
+        }
         else if (msg.type === 'listening') { listening = true; cleanup(); resolve([...msg.ports]) } else if (msg.type === 'fatal') { cleanup(); reject(new StartupError(msg.message, msg.exitCode)) }
       }
       const onExit = (code: number | null, signal: string | null): void => {
@@ -135,6 +140,11 @@ export class Supervisor {
       await exited
       clearTimeout(kill)
     }))
+  }
+
+  /** Sends `m` to every live worker. */
+  broadcast (m: ToWorker): void {
+    for (const w of this.#workers) this.#send(w, m)
   }
 
   #send (w: Worker, m: ToWorker): void {

@@ -81,6 +81,38 @@ const server = z.strictObject({
   weight: z.number().int().min(1).max(1000).default(1)
 })
 
+const EXPECT = 'must be HTTP statuses or ranges such as 200-399 or 200,204'
+
+const health = z.strictObject({
+  /** Path probed with GET, over a new connection each time, with the server's host as Host. */
+  path: z.string().startsWith('/', 'must start with /').default('/'),
+  /** Time from the end of one probe to the start of the next, per server. */
+  interval: duration('2s'),
+  /** A probe without a complete answer in this time failed. */
+  timeout: duration('1s'),
+  /** Consecutive passing probes that bring a down server back. */
+  healthy: z.number().int().min(1).max(100).default(2),
+  /** Consecutive failing probes that take a server out. */
+  unhealthy: z.number().int().min(1).max(100).default(3),
+  /** Statuses that pass: `200-399`, `200`, or a comma-separated list of both. */
+  expect: z.union([z.string(), z.number()], { error: EXPECT }).default('200-399').transform((v, ctx) => {
+    const ranges: Array<readonly [number, number]> = []
+    for (const part of String(v).split(',')) {
+      const m = /^\s*([1-5]\d\d)\s*(?:-\s*([1-5]\d\d)\s*)?$/.exec(part)
+      const lo = m === null ? NaN : Number(m[1])
+      const hi = m === null ? NaN : m[2] === undefined ? lo : Number(m[2])
+      if (!(lo <= hi)) {
+        ctx.addIssue({ code: 'custom', message: EXPECT })
+        return z.NEVER
+      }
+      ranges.push([lo, hi])
+    }
+    return ranges
+  }),
+  /** When every server is down: send requests to all of them anyway (true) instead of answering 503 (false). */
+  fail_open: z.boolean().default(false)
+})
+
 const upstream = z.strictObject({
   /** How a server is picked for each request. */
   balance: z.enum(BALANCE).default('round-robin'),
@@ -107,7 +139,9 @@ const upstream = z.strictObject({
     idle: duration('60s')
   }).prefault({}),
   /** Most connections per server per worker. */
-  connections: z.number().int().min(1).max(10_000).default(256)
+  connections: z.number().int().min(1).max(10_000).default(256),
+  /** Active health checks, run by the primary once per host. Absent: servers are always considered healthy. */
+  health: health.optional()
 })
 
 const RATE = 'must be a rate such as 100/s, 600/m or 1000/h'

@@ -29,6 +29,8 @@ export interface Runtime {
   /** The stages every request runs; the route stage continues into the route's own stages. */
   readonly stages: readonly Stage[]
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>
+  /** Applies the primary's health checks: `healthy[i]` for the upstream's i-th server. Unknown names are ignored. */
+  setHealth (upstream: string, healthy: readonly boolean[]): void
   /** Closes the pools once their in-flight requests finish (bounded by graceMs). */
   close (graceMs: number): Promise<void>
 }
@@ -93,6 +95,11 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
   return {
     stages: [createGuard({ trusted: createCidrSet(config.trusted_proxies), nextId: services.nextId }), route],
     upstreams,
+    setHealth (name, healthy) {
+      const u = upstreams.get(name)
+      if (u === undefined) return
+      for (const t of u.targets) t.healthy = healthy[t.index] ?? t.healthy
+    },
     async close (graceMs) {
       await Promise.all([...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) }))
     }

@@ -1,0 +1,2 @@
+// Public surface of health/.
+export { createActiveHealth, httpProbe, ServerHealth, type ActiveHealth, type Probe, type ProbeResult, type HealthConfig } from './active.ts'
