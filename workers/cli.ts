@@ -15,6 +15,10 @@ const HELP = `switchyard: a clustered HTTP reverse proxy and load balancer
 Usage:
   switchyard start [-c FILE] [--workers N]   run the proxy (FILE defaults to ./switchyard.yaml)
   switchyard check FILE... [--workers N]     validate config files; prints every problem with its key path
+  switchyard reload [-c FILE] [--admin URL] [--token T]
+                                             zero-downtime reload of a running proxy: it re-reads its own
+                                             config file and swaps in a new generation of workers; FILE
+                                             (checked first) gives the admin address and token
   switchyard demo [--port N] [--workers N]   the built-in demo: the proxy on :8080 in front of
                                              three demo backends on :9001-9003 (one worker by default)
   switchyard --help | --version
@@ -23,11 +27,14 @@ Options:
   -c, --config FILE   config file, YAML or JSON
   --workers N         worker processes, a number or auto (one per core); overrides the config
   --port N            demo only: the proxy's port
+  --admin URL         reload: the admin API (default from FILE, else http://127.0.0.1:9090)
+  --token T           reload: the admin bearer token (default from FILE, or $SWITCHYARD_ADMIN_TOKEN)
   -h, --help          print this help
   -v, --version       print the version
 
 Exit codes: 0 ok, 1 invalid configuration, 2 usage error, 3 could not start
-            (uWebSockets.js native binary unavailable, port in use, workers failing at start).`
+            (uWebSockets.js native binary unavailable, port in use, workers failing at start;
+            reload: the proxy could not be reached or its new generation failed to start).`
 
 function version (): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -57,6 +64,8 @@ async function main (argv: string[]): Promise<void> {
         config: { type: 'string', short: 'c' },
         workers: { type: 'string' },
         port: { type: 'string' },
+        admin: { type: 'string' },
+        token: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' }
       }
@@ -99,7 +108,7 @@ async function main (argv: string[]): Promise<void> {
       try {
         config = loadConfigFile(file, { overrides })
       } catch (err) { reportConfigError(err) }
-      await runPrimary({ config, source: file })
+      await runPrimary({ config, source: file, reread: () => loadConfigFile(file, { overrides }) })
       return
     }
     case 'demo': {
@@ -110,8 +119,22 @@ async function main (argv: string[]): Promise<void> {
         config = loadConfig({ ...demoConfig(port), ...overrides }, 'built-in demo config')
       } catch (err) { reportConfigError(err) }
       const backends = await startDemoBackends()
-      await runPrimary({ config, source: 'built-in demo config', onStop: () => { for (const b of backends) b.kill('SIGTERM') } })
+      const reread = (): Config => loadConfig({ ...demoConfig(port), ...overrides }, 'built-in demo config')
+      await runPrimary({ config, source: 'built-in demo config', reread, onStop: () => { for (const b of backends) b.kill('SIGTERM') } })
       return
+    }
+    case 'reload': {
+      if (rest.length > (values.config === undefined ? 1 : 0)) usage('reload takes one config file')
+      const file = values.config ?? rest[0] ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined)
+      let admin: Config['admin'] | undefined
+      if (file !== undefined) {
+        // The proxy re-reads the file itself; checking it here first prints the same key-path problems sooner.
+        try { admin = loadConfigFile(file, { overrides }).admin } catch (err) { reportConfigError(err) }
+      }
+      const url = values.admin ?? (admin === undefined ? 'http://127.0.0.1:9090' : `http://${connectHost(admin.host)}:${admin.port}`)
+      const token = values.token ?? admin?.token ?? process.env.SWITCHYARD_ADMIN_TOKEN
+      process.exit(await requestReload(url, token))
+      break
     }
     case undefined:
       usage('no command')
@@ -119,6 +142,36 @@ async function main (argv: string[]): Promise<void> {
     default:
       usage(`unknown command: ${command}`)
   }
+}
+
+/** The address to reach a listener bound to `host` from this machine. */
+function connectHost (host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '[::1]'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+/** POSTs /api/reload and prints the outcome; resolves the exit code. */
+async function requestReload (base: string, token: string | undefined): Promise<number> {
+  let res: Response
+  try {
+    res = await fetch(new URL('/api/reload', base), { method: 'POST', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string, message?: string } }).cause
+    process.stderr.write(`switchyard: cannot reach the admin API at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}\n`)
+    return EXIT.STARTUP
+  }
+  const body = await res.json().catch(() => ({})) as { ok?: boolean, generation?: number, workers?: number, ms?: number, message?: string, problems?: Array<{ path: string, reason: string }> }
+  if (res.ok && body.ok === true) {
+    process.stdout.write(`reloaded: generation ${String(body.generation)} serves (${String(body.workers)} workers, ${String(body.ms)} ms); the previous one drains\n`)
+    return EXIT.OK
+  }
+  if (res.status === 422) {
+    process.stderr.write(`${body.message ?? 'invalid configuration'}\nreload refused: the running configuration keeps serving\n`)
+    return EXIT.CONFIG
+  }
+  process.stderr.write(`switchyard: reload failed (HTTP ${res.status}): ${body.message ?? ''}\n`)
+  return EXIT.STARTUP
 }
 
 async function startDemoBackends (): Promise<ChildProcess[]> {

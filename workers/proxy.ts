@@ -26,7 +26,7 @@ process.on('message', onEarlyHealth)
 
 process.once('message', (m: unknown) => {
   if (isToWorker(m) && m.type === 'config') {
-    start(m.config).catch((err: unknown) => {
+    start(m.config, m.generation).catch((err: unknown) => {
       send({ type: 'fatal', message: (err as Error).message, exitCode: EXIT.STARTUP })
       process.exit(EXIT.STARTUP)
     })
@@ -39,9 +39,9 @@ send({ type: 'hello' })
 // A primary that dies takes its workers with it: nobody would restart or drain them.
 process.once('disconnect', () => { process.exit(0) })
 
-async function start (config: Config): Promise<void> {
+async function start (config: Config, generation: number): Promise<void> {
   const id = cluster.worker?.id ?? 0
-  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'worker', worker: id } })
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'worker', worker: id, generation } })
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception; exiting so the primary replaces this worker')
     process.exit(70)

@@ -1,5 +1,6 @@
 // The primary's side of the worker pool: forks one worker per core, waits until each listens, replaces workers
-// that die (with backoff), and stops them gracefully. It never carries client traffic.
+// that die (with backoff), swaps whole generations of workers on reload, and stops them gracefully.
+// It never carries client traffic.
 import cluster, { type Worker } from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { once } from 'node:events'
@@ -10,10 +11,10 @@ import { isFromWorker, type FromWorker, type ToWorker } from './messages.ts'
 export interface SupervisorOptions {
   readonly config: Config
   readonly log: Logger
-  /** Worker entry file. */
+  /** Worker entry file. Read again at every fork, so a reload runs the code now on disk. */
   readonly exec: string
-  /** Messages every new worker gets right after its config (the current health of each upstream). */
-  readonly snapshot?: () => readonly ToWorker[]
+  /** Messages a new worker of `generation` gets right after its config (the current health of each upstream). */
+  readonly snapshot?: (generation: number) => readonly ToWorker[]
   readonly now?: () => number
 }
 
@@ -24,6 +25,23 @@ export class StartupError extends Error {
     this.name = 'StartupError'
     this.exitCode = exitCode
   }
+}
+
+/** One worker as `status()` reports it. */
+export interface WorkerInfo {
+  readonly id: number
+  readonly pid: number | undefined
+  readonly generation: number
+  /** starting: forked, not listening yet; serving; draining: its generation was replaced or the proxy is stopping. */
+  readonly state: 'starting' | 'serving' | 'draining'
+  readonly startedAt: number
+}
+
+interface Tracked {
+  readonly worker: Worker
+  readonly generation: number
+  readonly startedAt: number
+  state: WorkerInfo['state']
 }
 
 /**
@@ -45,42 +63,80 @@ export class Supervisor {
   readonly #o: SupervisorOptions
   readonly #log: Logger
   readonly #now: () => number
-  readonly #workers = new Set<Worker>()
+  readonly #workers = new Map<Worker, Tracked>()
+  #config: Config
   #crashes: number[] = []
   #stopping = false
+  /** The generation that serves (and whose dead workers are replaced). */
   #generation = 1
   #timers = new Set<NodeJS.Timeout>()
+  /** Reloads run one after the other. */
+  #queue: Promise<unknown> = Promise.resolve()
 
   constructor (o: SupervisorOptions) {
     this.#o = o
     this.#log = o.log
     this.#now = o.now ?? Date.now
+    this.#config = o.config
     cluster.setupPrimary({ exec: o.exec, execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] })
   }
 
   get workers (): number { return this.#workers.size }
+  get generation (): number { return this.#generation }
+  get config (): Config { return this.#config }
+
+  status (): WorkerInfo[] {
+    return [...this.#workers.values()].map((t) => ({ id: t.worker.id, pid: t.worker.process.pid, generation: t.generation, state: t.state, startedAt: t.startedAt }))
+  }
 
   /** Forks every worker and resolves once all of them listen; rejects with StartupError if any cannot. */
   async start (): Promise<number[]> {
-    const n = workerCount(this.#o.config.workers)
-    const results = await Promise.allSettled(Array.from({ length: n }, async () => await this.#spawn()))
+    const ports = await this.#startGeneration(this.#config, this.#generation)
+    return ports
+  }
+
+  /**
+   * Zero-downtime reload (uws-notes.md §1): forks a whole new generation with `config`; once every new worker
+   * listens, each old worker stops accepting, answers what it still has with `Connection: close`, and exits once
+   * idle (bounded by shutdown.drain_timeout). If any new worker fails, the new generation is stopped, the old one
+   * keeps serving and this rejects with StartupError. Resolves once the new generation serves; the old one
+   * drains in the background. `generation` must be higher than the current one.
+   */
+  async reload (config: Config, generation: number): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.#stopping) throw new StartupError('the proxy is stopping', 3)
+      await this.#startGeneration(config, generation)
+      const old = [...this.#workers.values()].filter((t) => t.generation !== generation)
+      this.#generation = generation
+      this.#config = config
+      this.#crashes = []
+      for (const t of old) this.#drain(t, config.shutdown.drain_timeout)
+    }
+    const p = this.#queue.then(run, run)
+    this.#queue = p.catch(() => {})
+    await p
+  }
+
+  async #startGeneration (config: Config, generation: number): Promise<number[]> {
+    const n = workerCount(config.workers)
+    const results = await Promise.allSettled(Array.from({ length: n }, async () => await this.#spawn(config, generation)))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed !== undefined) {
-      await this.stop(1000)
+      // Whatever of this generation did start must go again; the serving generation is not touched.
+      await Promise.all([...this.#workers.values()].filter((t) => t.generation === generation).map(async (t) => { await this.#drain(t, 1000) }))
       throw failed.reason instanceof StartupError ? failed.reason : new StartupError(String(failed.reason), 3)
     }
     return (results[0] as PromiseFulfilledResult<number[]>).value
   }
 
-  async #spawn (): Promise<number[]> {
+  async #spawn (config: Config, generation: number): Promise<number[]> {
     const w = cluster.fork()
-    this.#workers.add(w)
-    const started = this.#now()
-    let listening = false
+    const tracked: Tracked = { worker: w, generation, startedAt: this.#now(), state: 'starting' }
+    this.#workers.set(w, tracked)
     w.on('exit', (code, signal) => {
       this.#workers.delete(w)
-      if (this.#stopping || !listening) return
-      this.#log.warn({ worker: w.id, pid: w.process.pid, code, signal, uptimeMs: this.#now() - started }, 'worker died; replacing it')
+      if (this.#stopping || tracked.state !== 'serving' || generation !== this.#generation) return
+      this.#log.warn({ worker: w.id, pid: w.process.pid, generation, code, signal, uptimeMs: this.#now() - tracked.startedAt }, 'worker died; replacing it')
       this.#replace()
     })
     w.on('error', (err) => { this.#log.warn({ worker: w.id, err }, 'worker IPC error') })
@@ -90,10 +146,13 @@ export class Supervisor {
         if (!isFromWorker(m)) return
         const msg: FromWorker = m
         if (msg.type === 'hello') {
-          this.#send(w, { type: 'config', config: this.#o.config, generation: this.#generation })
-          for (const s of this.#o.snapshot?.() ?? []) this.#send(w, s)
-        }
-        else if (msg.type === 'listening') { listening = true; cleanup(); resolve([...msg.ports]) } else if (msg.type === 'fatal') { cleanup(); reject(new StartupError(msg.message, msg.exitCode)) }
+          this.#send(w, { type: 'config', config, generation })
+          for (const s of this.#o.snapshot?.(generation) ?? []) this.#send(w, s)
+        } else if (msg.type === 'listening') {
+          cleanup()
+          if (tracked.state === 'starting') tracked.state = 'serving'
+          resolve([...msg.ports])
+        } else if (msg.type === 'fatal') { cleanup(); reject(new StartupError(msg.message, msg.exitCode)) }
       }
       const onExit = (code: number | null, signal: string | null): void => {
         cleanup()
@@ -103,7 +162,7 @@ export class Supervisor {
       w.on('message', onMessage)
       w.on('exit', onExit)
     })
-    this.#log.debug({ worker: w.id, pid: w.process.pid, ports }, 'worker listening')
+    this.#log.debug({ worker: w.id, pid: w.process.pid, generation, ports }, 'worker listening')
     return ports
   }
 
@@ -115,15 +174,29 @@ export class Supervisor {
     const n = this.#crashes.length
     const delay = n <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (n - 2))
     if (n >= 5) this.#log.error({ crashes: n, windowMs: CRASH_WINDOW_MS, nextInMs: delay }, 'workers are crash-looping; backing off')
+    const generation = this.#generation
     const t = setTimeout(() => {
       this.#timers.delete(t)
-      if (this.#stopping) return
-      this.#spawn().catch((err: unknown) => {
+      // A reload in between brought a whole new generation; this replacement is not needed any more.
+      if (this.#stopping || generation !== this.#generation) return
+      this.#spawn(this.#config, generation).catch((err: unknown) => {
         this.#log.error({ err }, 'replacement worker failed to start')
-        this.#replace()
+        if (generation === this.#generation) this.#replace()
       })
     }, delay)
     this.#timers.add(t)
+  }
+
+  /** Asks one worker to drain and resolves when it has exited; kills it after the timeout (+1 s). */
+  async #drain (t: Tracked, timeoutMs: number): Promise<void> {
+    const w = t.worker
+    t.state = 'draining'
+    if (w.isDead()) return
+    const exited = once(w, 'exit')
+    this.#send(w, { type: 'drain', timeoutMs })
+    const kill = setTimeout(() => { w.process.kill('SIGKILL') }, timeoutMs + 1000)
+    await exited
+    clearTimeout(kill)
   }
 
   /** Asks every worker to drain and waits for them to exit; kills what is left after the timeout (+1 s). */
@@ -131,20 +204,12 @@ export class Supervisor {
     this.#stopping = true
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
-    const workers = [...this.#workers]
-    await Promise.all(workers.map(async (w) => {
-      if (w.isDead()) return
-      const exited = once(w, 'exit')
-      this.#send(w, { type: 'drain', timeoutMs })
-      const kill = setTimeout(() => { w.process.kill('SIGKILL') }, timeoutMs + 1000)
-      await exited
-      clearTimeout(kill)
-    }))
+    await Promise.all([...this.#workers.values()].map(async (t) => { await this.#drain(t, timeoutMs) }))
   }
 
-  /** Sends `m` to every live worker. */
-  broadcast (m: ToWorker): void {
-    for (const w of this.#workers) this.#send(w, m)
+  /** Sends `m` to every live worker of `generation`. */
+  broadcast (m: ToWorker, generation: number): void {
+    for (const t of this.#workers.values()) if (t.generation === generation) this.#send(t.worker, m)
   }
 
   #send (w: Worker, m: ToWorker): void {

@@ -238,6 +238,20 @@ const state = z.strictObject({
   timeout: duration('250ms')
 })
 
+/**
+ * The admin API (status, reload, runtime membership) on its own listener in the primary. Bound beyond loopback it
+ * needs a token: every request must then carry `Authorization: Bearer TOKEN`.
+ */
+const admin = z.strictObject({
+  /** `false` turns the admin API off (then `switchyard reload` cannot reach the proxy; SIGHUP still reloads). */
+  enabled: z.boolean().default(true),
+  /** Address to bind. Loopback by default: the API changes what the proxy does. */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(9090),
+  /** Bearer token; required when `host` is not a loopback address. At least 16 characters. */
+  token: z.string().min(16, 'must be at least 16 characters').optional()
+})
+
 export const configSchema = z.strictObject({
   /** Listening sockets. */
   listen: z.array(listen).min(1, 'must list at least one listener').default([{ host: '0.0.0.0', port: 8080 }]),
@@ -271,7 +285,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   /** Bytes of request body the proxy may read ahead of a slow backend. */
   body_highwater: size('64kb'),
-  state: state.optional()
+  state: state.optional(),
+  admin: admin.prefault({})
 }).superRefine((c, ctx) => {
   for (const p of crossCheck(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 }, {
@@ -315,6 +330,9 @@ function crossCheck (c: unknown): Array<{ path: PropertyKey[], message: string }
     if (set.length === 0) out.push({ path: ['state'], message: 'must set one of redis, sentinel or cluster (leave state out for the embedded store)' })
     for (const k of set.slice(1)) out.push({ path: ['state', k], message: `conflicts with state.${set[0]!}: set only one of redis, sentinel or cluster` })
   }
+  if (isRecord(c.admin) && c.admin.enabled !== false && typeof c.admin.host === 'string' && c.admin.token === undefined && !isLoopback(c.admin.host)) {
+    out.push({ path: ['admin', 'token'], message: `is required when admin.host (${c.admin.host}) is not a loopback address` })
+  }
   if (Array.isArray(c.listen)) {
     const seen = new Map<string, number>()
     c.listen.forEach((l: unknown, i) => {
@@ -326,6 +344,12 @@ function crossCheck (c: unknown): Array<{ path: PropertyKey[], message: string }
     })
   }
   return out
+}
+
+/** localhost, 127.0.0.0/8 or ::1 (also as an IPv4-mapped address). */
+export function isLoopback (host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
 }
 
 function isRecord (v: unknown): v is Record<string, unknown> {

@@ -50,6 +50,8 @@ export interface ActiveHealthOptions {
   /** Called with the upstream's full vector whenever a server flips (and with fail-open applied, see effective()). */
   readonly onChange: (upstream: string, healthy: readonly boolean[]) => void
   readonly probe?: Probe
+  /** Starting state of a server (from the generation before a reload); undefined: healthy. */
+  readonly initial?: (upstream: string, url: string) => boolean | undefined
 }
 
 export interface ActiveHealth {
@@ -78,7 +80,12 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
   for (const [name, u] of Object.entries(o.upstreams)) {
     if (u.health === undefined) continue
     const cfg = u.health
-    checked.push({ name, cfg, urls: u.servers.map((s) => s.url), servers: u.servers.map(() => new ServerHealth(cfg.healthy, cfg.unhealthy)) })
+    const servers = u.servers.map((s) => {
+      const h = new ServerHealth(cfg.healthy, cfg.unhealthy)
+      h.healthy = o.initial?.(name, s.url) ?? true
+      return h
+    })
+    checked.push({ name, cfg, urls: u.servers.map((s) => s.url), servers })
   }
 
   /** All down and fail_open: send traffic to all of them rather than answer 503. */

@@ -74,6 +74,12 @@ export interface ProxyHandle {
   /** Every stdout line so far, parsed where it is JSON. */
   readonly logs: Array<Record<string, unknown>>
   readonly stderr: () => string
+  /** The admin API (a free port unless the config sets admin.port). */
+  readonly adminUrl: string
+  /** The config file the proxy was started with. */
+  readonly file: string
+  /** Replaces the config file (same defaults as at start; a string is written as is) for a reload. */
+  rewrite (next: Record<string, unknown> | string): void
   /** PIDs of the primary's live worker processes. */
   workerPids (): number[]
   /** SIGTERM and wait for exit; resolves the exit code. */
@@ -85,6 +91,8 @@ export interface ProxyOptions {
   readonly args?: readonly string[]
   /** Wait for the ready line (default true). */
   readonly waitReady?: boolean
+  /** The CLI to run (default: this build's dist/workers/cli.js). */
+  readonly cli?: string
 }
 
 /**
@@ -93,11 +101,20 @@ export interface ProxyOptions {
  */
 export async function startProxy (t: Ctx, config: Record<string, unknown>, o: ProxyOptions = {}): Promise<ProxyHandle> {
   const port = await freePort()
-  const full = { listen: [{ host: '127.0.0.1', port }], workers: 1, ...config, log: { level: 'info', ...(config.log as object | undefined) } }
+  const adminPort = await freePort()
+  const withDefaults = (c: Record<string, unknown>): Record<string, unknown> => ({
+    listen: [{ host: '127.0.0.1', port }],
+    workers: 1,
+    ...c,
+    log: { level: 'info', ...(c.log as object | undefined) },
+    // Never the default 9090: tests run many proxies, and the machine may run its own.
+    admin: { port: adminPort, ...(c.admin as object | undefined) }
+  })
+  const full = withDefaults(config)
   const dir = mkdtempSync(join(tmpdir(), 'swy-test-'))
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(full, null, 2))
-  const child = spawn(process.execPath, [CLI, 'start', '-c', file, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [o.cli ?? CLI, 'start', '-c', file, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
   const logs: Array<Record<string, unknown>> = []
   let stderr = ''
   let buf = ''
@@ -119,6 +136,9 @@ export async function startProxy (t: Ctx, config: Record<string, unknown>, o: Pr
   const h: ProxyHandle = {
     url: `http://127.0.0.1:${port}`,
     port: (full.listen as Array<{ port: number }>)[0]!.port,
+    adminUrl: `http://127.0.0.1:${(full.admin as { port: number }).port}`,
+    file,
+    rewrite (next) { writeFileSync(file, typeof next === 'string' ? next : JSON.stringify(withDefaults(next), null, 2)) },
     process: child,
     logs,
     stderr: () => stderr,

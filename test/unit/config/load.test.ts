@@ -40,9 +40,32 @@ test('fills in every default', () => {
     trusted_proxies: [],
     headers: { hide: ['server', 'x-powered-by'], via: true, preserve_host: true },
     shutdown: { drain_timeout: 10_000 },
-    body_highwater: 65_536
+    body_highwater: 65_536,
+    admin: { enabled: true, host: '127.0.0.1', port: 9090 }
   })
 })
+
+test('health checks: defaults, and expect as status ranges', () => {
+  const c = loadConfig({ ...minimal(), upstreams: { api: { servers: [{ url: 'http://a' }], health: { expect: '200-299, 304' } } } })
+  assert.deepEqual(c.upstreams.api?.health, { path: '/', interval: 2000, timeout: 1000, healthy: 2, unhealthy: 3, expect: [[200, 299], [304, 304]], fail_open: false })
+})
+
+const adminCases: Array<{ name: string, admin: Record<string, unknown>, problem: string | undefined }> = [
+  { name: 'loopback needs no token', admin: { host: '127.0.0.2' }, problem: undefined },
+  { name: '::1 needs no token', admin: { host: '::1' }, problem: undefined },
+  { name: 'all addresses need a token', admin: { host: '0.0.0.0' }, problem: 'admin.token: is required when admin.host (0.0.0.0) is not a loopback address' },
+  { name: 'a LAN address needs a token', admin: { host: '10.0.0.5' }, problem: 'admin.token: is required when admin.host (10.0.0.5) is not a loopback address' },
+  { name: 'a token makes it acceptable', admin: { host: '0.0.0.0', token: 'x'.repeat(16) }, problem: undefined },
+  { name: 'a short token is refused', admin: { token: 'short' }, problem: 'admin.token: must be at least 16 characters' },
+  { name: 'disabled needs nothing', admin: { host: '0.0.0.0', enabled: false }, problem: undefined }
+]
+for (const c of adminCases) {
+  test(`admin: ${c.name}`, () => {
+    const run = (): unknown => loadConfig({ ...minimal(), admin: c.admin })
+    if (c.problem === undefined) assert.doesNotThrow(run)
+    else assert.throws(run, (err: Error) => err.message.includes(`config: ${c.problem}`))
+  })
+}
 
 test('hash defaults to hashing the client IP', () => {
   const c = loadConfig({ ...minimal(), upstreams: { api: { balance: 'hash', hash: {}, servers: [{ url: 'http://a' }] } } })

@@ -1,0 +1,62 @@
+// What the admin API answers: status of the running generation and its upstreams, and reloads.
+import type { Config, ConfigProblem } from '../config/index.ts'
+import type { WorkerInfo } from '../cluster/index.ts'
+import type { ActiveHealth } from '../health/index.ts'
+import type { AdminRoute } from './api.ts'
+
+export type ReloadOutcome =
+  | { readonly ok: true, readonly status: 200, readonly generation: number, readonly workers: number, readonly ms: number }
+  | { readonly ok: false, readonly status: number, readonly error: string, readonly message: string, readonly problems?: readonly ConfigProblem[] }
+
+export interface AdminContext {
+  readonly supervisor: { readonly generation: number, readonly config: Config, status (): WorkerInfo[] }
+  /** The serving generation's health checks, if any upstream has them. */
+  readonly health: () => ActiveHealth | undefined
+  readonly reload: (why: string) => Promise<ReloadOutcome>
+  /** Where the config came from (a file name). */
+  readonly source: string
+}
+
+export function createAdminRoutes (c: AdminContext): AdminRoute[] {
+  const started = Date.now()
+  return [
+    {
+      method: 'GET',
+      path: '/api/status',
+      handler: () => {
+        const config = c.supervisor.config
+        const checked = c.health()?.status() ?? {}
+        const upstreams: Record<string, unknown> = {}
+        for (const [name, u] of Object.entries(config.upstreams)) {
+          upstreams[name] = {
+            balance: u.balance,
+            health_checks: u.health !== undefined,
+            servers: u.servers.map((s, i) => {
+              const h = checked[name]?.[i]
+              return { url: s.url, weight: s.weight, healthy: h?.healthy ?? true, ...(h?.reason === undefined ? {} : { reason: h.reason }) }
+            })
+          }
+        }
+        return {
+          status: 200,
+          body: {
+            generation: c.supervisor.generation,
+            config: c.source,
+            pid: process.pid,
+            uptime_s: Math.round((Date.now() - started) / 1000),
+            workers: c.supervisor.status().map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: w.state, uptime_s: Math.round((Date.now() - w.startedAt) / 1000) })),
+            upstreams
+          }
+        }
+      }
+    },
+    {
+      method: 'POST',
+      path: '/api/reload',
+      handler: async () => {
+        const r = await c.reload('admin API')
+        return { status: r.status, body: r }
+      }
+    }
+  ]
+}
