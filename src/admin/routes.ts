@@ -9,7 +9,12 @@ export type ReloadOutcome =
   | { readonly ok: false, readonly status: number, readonly error: string, readonly message: string, readonly problems?: readonly ConfigProblem[] }
 
 export interface AdminContext {
-  readonly supervisor: { readonly generation: number, readonly config: Config, status (): WorkerInfo[] }
+  readonly supervisor: {
+    readonly generation: number
+    readonly config: Config
+    status (): WorkerInfo[]
+    restarts (): { readonly recent: number, readonly windowMs: number, readonly backoffMs: number }
+  }
   /** The serving generation's health checks, if any upstream has them. */
   readonly health: () => ActiveHealth | undefined
   readonly reload: (why: string) => Promise<ReloadOutcome>
@@ -44,6 +49,7 @@ export function createAdminRoutes (c: AdminContext): AdminRoute[] {
             config: c.source,
             pid: process.pid,
             uptime_s: Math.round((Date.now() - started) / 1000),
+            restarts: (({ recent, windowMs, backoffMs }) => ({ recent, window_s: windowMs / 1000, next_backoff_ms: backoffMs, crash_loop: recent >= 5 }))(c.supervisor.restarts()),
             workers: c.supervisor.status().map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: w.state, uptime_s: Math.round((Date.now() - w.startedAt) / 1000) })),
             upstreams
           }

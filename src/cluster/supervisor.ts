@@ -55,6 +55,11 @@ const STARTUP_TIMEOUT_MS = 15_000
 const CRASH_WINDOW_MS = 30_000
 const MAX_BACKOFF_MS = 10_000
 
+/** Delay before replacing the n-th worker death within the crash window: 0 for the first, then 100 ms doubling to 10 s. */
+function backoff (n: number): number {
+  return n <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (n - 2))
+}
+
 export function workerCount (w: Config['workers']): number {
   return w === 'auto' ? availableParallelism() : w
 }
@@ -84,6 +89,13 @@ export class Supervisor {
   get workers (): number { return this.#workers.size }
   get generation (): number { return this.#generation }
   get config (): Config { return this.#config }
+
+  /** Worker deaths in the last 30 s and the delay before the next replacement (0: at once). */
+  restarts (): { readonly recent: number, readonly windowMs: number, readonly backoffMs: number } {
+    const now = this.#now()
+    const recent = this.#crashes.filter((t) => now - t < CRASH_WINDOW_MS).length
+    return { recent, windowMs: CRASH_WINDOW_MS, backoffMs: backoff(recent + 1) }
+  }
 
   status (): WorkerInfo[] {
     return [...this.#workers.values()].map((t) => ({ id: t.worker.id, pid: t.worker.process.pid, generation: t.generation, state: t.state, startedAt: t.startedAt }))
@@ -172,7 +184,7 @@ export class Supervisor {
     this.#crashes = this.#crashes.filter((t) => now - t < CRASH_WINDOW_MS)
     this.#crashes.push(now)
     const n = this.#crashes.length
-    const delay = n <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (n - 2))
+    const delay = backoff(n)
     if (n >= 5) this.#log.error({ crashes: n, windowMs: CRASH_WINDOW_MS, nextInMs: delay }, 'workers are crash-looping; backing off')
     const generation = this.#generation
     const t = setTimeout(() => {

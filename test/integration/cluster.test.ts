@@ -124,3 +124,30 @@ test('UWS_USE_FALLBACK=1 makes start refuse with exit 3, naming the fallback', a
   // It never listened.
   await assert.rejects(request(`http://127.0.0.1:${port}/`))
 })
+
+test('a crash loop backs off and is reported in the log and in /api/status; the first replacement comes at once', async (t) => {
+  const backend = await startBackend(t, (_req, res) => { res.end('ok') })
+  const proxy = await startProxy(t, oneUpstream(backend.url, { log: { access: false, level: 'debug' } }))
+  for (let i = 0; i < 5; i++) {
+    const [pid] = await workersUp(proxy, 1, `worker ${i}`)
+    await waitFor(() => proxy.logs.some((l) => l.msg === 'worker listening' && l.pid === pid), `worker ${i} listening`)
+    process.kill(pid!, 'SIGKILL')
+    await waitFor(() => !isAlive(pid!), `worker ${i} gone`)
+    if (i === 0) {
+      const died = await waitFor(() => proxy.logs.find((l) => l.msg === 'worker died; replacing it'), 'the death noticed')
+      const next = await waitFor(() => proxy.logs.find((l) => l.msg === 'worker listening' && l.pid !== pid && Date.parse(String(l.time)) >= Date.parse(String(died.time))), 'the first replacement')
+      t.diagnostic(`first replacement listening ${Date.parse(String(next.time)) - Date.parse(String(died.time))} ms after the death was noticed`)
+    }
+  }
+  await waitFor(() => proxy.logs.some((l) => l.msg === 'workers are crash-looping; backing off'), 'the crash-loop report')
+  const status = JSON.parse((await request(`${proxy.adminUrl}/api/status`)).body) as { restarts: { recent: number, next_backoff_ms: number, crash_loop: boolean } }
+  assert.ok(status.restarts.recent >= 5, JSON.stringify(status.restarts))
+  assert.ok(status.restarts.next_backoff_ms >= 800, JSON.stringify(status.restarts))
+  assert.equal(status.restarts.crash_loop, true)
+  const report = proxy.logs.find((l) => l.msg === 'workers are crash-looping; backing off')!
+  assert.ok(Number(report.nextInMs) > 0)
+  // Backing off, not giving up: a worker comes back.
+  const [back] = await workersUp(proxy, 1, 'a worker after the backoff')
+  await waitFor(() => proxy.logs.some((l) => l.msg === 'worker listening' && l.pid === back), 'it listening', 15_000)
+  assert.equal((await request(`${proxy.url}/`)).status, 200)
+})
