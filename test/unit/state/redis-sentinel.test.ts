@@ -1,6 +1,6 @@
 // SharedState on a real Sentinel deployment (master + replica, three sentinels) started by the test: the contract
 // suite through the sentinels, and a failover: the master is killed, calls degrade with SWY_STATE_UNAVAILABLE, and
-// the same store finds the promoted replica by itself.
+// the same store (and its pub/sub subscription) finds the promoted replica by itself.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import pino from 'pino'
@@ -25,7 +25,7 @@ stateContract('redis sentinel, master + replica', async () => {
   }
 }, { twoClients: true })
 
-test('sentinel failover: the master is killed, calls fail fast meanwhile, then the store writes to the promoted replica', async (t) => {
+test('sentinel failover: the master is killed, calls fail fast meanwhile, then the store and its subscription use the promoted replica', async (t) => {
   const s = await startRedisSentinel(t)
   const state = await createRedisState({ mode: 'sentinel', sentinels: s.sentinels, name: s.name, prefix: 'swy', timeoutMs: 200, readyTimeoutMs: 10_000, log })
   t.after(() => state.close())
@@ -35,6 +35,8 @@ test('sentinel failover: the master is killed, calls fail fast meanwhile, then t
   replica.on('error', () => {})
   t.after(() => { replica.disconnect() })
   await waitFor(async () => (await replica.exists('{fo}:before')) === 1, 'the replica to have the key', 5000, 20)
+  const got: number[] = []
+  await state.subscribe('fo:events', (m) => { got.push(m[0]!) })
 
   const failover = s.failover()
   // While no master is reachable, every call settles within bounds (ok or SWY_STATE_UNAVAILABLE), never hangs.
@@ -61,4 +63,9 @@ test('sentinel failover: the master is killed, calls fail fast meanwhile, then t
   const r = await state.takeTokens('{fo}:tb', { ratePerSec: 1, burst: 3, want: 2, nowMs: 1000 })
   assert.equal(r.granted, 2)
   assert.equal(await replica.exists('{fo}:tb'), 1)
+  // The subscriber connection follows the failover too and subscribes again on the new master.
+  await waitFor(async () => {
+    try { await state.publish('fo:events', Uint8Array.of(7)) } catch { return false }
+    return got.includes(7)
+  }, 'a message published after the failover to reach the subscriber', 15_000, 200)
 })
