@@ -131,8 +131,9 @@ export interface RedisSentinelHandle {
   readonly masterPort: number
   readonly replicaPort: number
   /**
-   * Kills the current master (SIGKILL, as abrupt as a crash), then waits until every sentinel names the replica
-   * as master and the replica reports `role:master`. Resolves the new master's port.
+   * Kills the master (SIGKILL, as abrupt as a crash), then waits until every sentinel names the replica
+   * as master and the replica reports `role:master`. Resolves the new master's port. Once per handle: the killed
+   * master stays down, so there is no replica left for a second failover.
    */
   failover (): Promise<number>
   close (): Promise<void>
@@ -163,24 +164,24 @@ export async function startRedisSentinel (t: Ctx, name = 'swymaster'): Promise<R
   const sentinels: Array<{ host: string, port: number }> = []
   const masterPort = await freePort()
   const replicaPort = await freePort()
-  let current = masterPort
+  let failedOver = false
   const h: RedisSentinelHandle = {
     name,
     sentinels,
     masterPort,
     replicaPort,
     async failover () {
-      const old = current
-      const next = old === masterPort ? replicaPort : masterPort
-      await kill(servers.get(old))
-      servers.delete(old)
+      if (failedOver) throw new Error('startRedisSentinel: failover() works once (no replica left)')
+      failedOver = true
+      const next = replicaPort
+      await kill(servers.get(masterPort))
+      servers.delete(masterPort)
       await waitFor(async () => {
         try {
           const named = await Promise.all(sentinels.map(async (s) => (await cli(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)).split('\n')[1]?.trim()))
           return named.every((p) => p === String(next)) && (await cli(next, 'INFO', 'replication')).includes('role:master')
         } catch { return false }
       }, `sentinels to promote the replica on ${next}`, 30_000, 100)
-      current = next
       return next
     },
     async close () {
