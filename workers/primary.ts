@@ -28,7 +28,13 @@ export async function runPrimary ({ config, source, reread, onStop }: PrimaryOpt
     config,
     log,
     exec: fileURLToPath(new URL('./proxy.js', import.meta.url)),
-    snapshot: (g) => health.get(g)?.snapshot().map((h) => ({ type: 'health' as const, ...h })) ?? []
+    snapshot: (g) => health.get(g)?.snapshot().map((h) => ({ type: 'health' as const, ...h })) ?? [],
+    onMessage: (w, m) => {
+      if (m.type !== 'ejection') return
+      const fields = { worker: w.id, generation: w.generation, upstream: m.upstream, server: m.url, failures: m.failures, forMs: m.forMs, reason: m.reason }
+      if (m.ejected) log.warn(fields, 'server ejected by a worker after consecutive failures (passive detection)')
+      else log.info(fields, 'ejected server back in rotation')
+    }
   })
   const startHealth = (c: Config, generation: number, previous: ActiveHealth | undefined): void => {
     if (!Object.values(c.upstreams).some((u) => u.health !== undefined)) return

@@ -54,11 +54,22 @@ async function start (config: Config, generation: number): Promise<void> {
   const state = target === undefined
     ? createIpcState({ channel: process, timeoutMs: 250, log })
     : await createRedisState({ ...target, prefix: config.state?.prefix ?? 'swy', timeoutMs: config.state?.timeout ?? 250, log })
-  const runtime = buildRuntime(config, { log, random: Math.random, nextId: createRequestIds(), state, workers: workerCount(config.workers) })
+  const runtime = buildRuntime(config, {
+    log,
+    random: Math.random,
+    nextId: createRequestIds(),
+    state,
+    workers: workerCount(config.workers),
+    onEjection: (upstream, e) => { send({ type: 'ejection', upstream, ...e }) }
+  })
   for (const [name, healthy] of pendingHealth) runtime.setHealth(name, healthy)
   process.off('message', onEarlyHealth)
   pendingHealth.clear()
-  process.on('message', (m: unknown) => { if (isToWorker(m) && m.type === 'health') runtime.setHealth(m.upstream, m.healthy) })
+  process.on('message', (m: unknown) => {
+    if (!isToWorker(m)) return
+    if (m.type === 'health') runtime.setHealth(m.upstream, m.healthy)
+    else if (m.type === 'stats?') send({ type: 'stats', id: m.id, upstreams: runtime.counters() })
+  })
   const access = config.log.access ? createAccessLog(log, clock) : () => {}
   const listener = createListener({
     uws,

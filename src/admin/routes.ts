@@ -1,6 +1,6 @@
 // What the admin API answers: status of the running generation and its upstreams, and reloads.
 import type { Config, ConfigProblem } from '../config/index.ts'
-import type { WorkerInfo } from '../cluster/index.ts'
+import type { WorkerInfo, FromWorker } from '../cluster/index.ts'
 import type { ActiveHealth } from '../health/index.ts'
 import type { AdminRoute } from './api.ts'
 
@@ -14,6 +14,7 @@ export interface AdminContext {
     readonly config: Config
     status (): WorkerInfo[]
     restarts (): { readonly recent: number, readonly windowMs: number, readonly backoffMs: number }
+    stats (): Promise<Array<Extract<FromWorker, { type: 'stats' }>>>
   }
   /** The serving generation's health checks, if any upstream has them. */
   readonly health: () => ActiveHealth | undefined
@@ -28,9 +29,10 @@ export function createAdminRoutes (c: AdminContext): AdminRoute[] {
     {
       method: 'GET',
       path: '/api/status',
-      handler: () => {
+      handler: async () => {
         const config = c.supervisor.config
         const checked = c.health()?.status() ?? {}
+        const stats = await c.supervisor.stats()
         const upstreams: Record<string, unknown> = {}
         for (const [name, u] of Object.entries(config.upstreams)) {
           upstreams[name] = {
@@ -38,7 +40,25 @@ export function createAdminRoutes (c: AdminContext): AdminRoute[] {
             health_checks: u.health !== undefined,
             servers: u.servers.map((s, i) => {
               const h = checked[name]?.[i]
-              return { url: s.url, weight: s.weight, healthy: h?.healthy ?? true, ...(h?.reason === undefined ? {} : { reason: h.reason }) }
+              let inflight = 0
+              let recentErrors = 0
+              let ejectedBy = 0
+              for (const w of stats) {
+                const x = w.upstreams[name]?.[i]
+                if (x === undefined) continue
+                inflight += x.inflight
+                recentErrors += x.recentErrors
+                if (x.ejected) ejectedBy++
+              }
+              return {
+                url: s.url,
+                weight: s.weight,
+                healthy: h?.healthy ?? true,
+                ...(h?.reason === undefined ? {} : { reason: h.reason }),
+                inflight,
+                recent_errors: recentErrors,
+                ejected_by_workers: ejectedBy
+              }
             })
           }
         }

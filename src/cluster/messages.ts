@@ -7,6 +7,8 @@ export type ToWorker =
   | { readonly type: 'drain', readonly timeoutMs: number }
   /** Health of every server of `upstream`, in `servers` order (active checks, fail-open applied). */
   | { readonly type: 'health', readonly upstream: string, readonly healthy: readonly boolean[] }
+  /** Asks for per-server counters; the worker answers with a `stats` message carrying the same id. */
+  | { readonly type: 'stats?', readonly id: number }
 
 export type FromWorker =
   /** The worker has loaded and listens for messages (IPC messages sent before that are lost). */
@@ -14,6 +16,10 @@ export type FromWorker =
   | { readonly type: 'listening', readonly ports: readonly number[] }
   /** The worker cannot serve and will exit with `exitCode`; restarting it would not help. */
   | { readonly type: 'fatal', readonly message: string, readonly exitCode: number }
+  /** Passive detection ejected a server from this worker's balancing (or let it back in). */
+  | { readonly type: 'ejection', readonly upstream: string, readonly url: string, readonly ejected: boolean, readonly forMs: number, readonly failures: number, readonly reason: string }
+  /** Per upstream, per server (config order): in-flight requests, errors in the last minute or two, ejected. */
+  | { readonly type: 'stats', readonly id: number, readonly upstreams: Readonly<Record<string, ReadonlyArray<{ readonly inflight: number, readonly recentErrors: number, readonly ejected: boolean }>>> }
 
 export function isFromWorker (m: unknown): m is FromWorker {
   return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string'

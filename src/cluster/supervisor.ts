@@ -15,6 +15,8 @@ export interface SupervisorOptions {
   readonly exec: string
   /** Messages a new worker of `generation` gets right after its config (the current health of each upstream). */
   readonly snapshot?: (generation: number) => readonly ToWorker[]
+  /** Every other message a worker sends once it runs (ejections). */
+  readonly onMessage?: (worker: WorkerInfo, m: FromWorker) => void
   readonly now?: () => number
 }
 
@@ -55,6 +57,10 @@ const STARTUP_TIMEOUT_MS = 15_000
 const CRASH_WINDOW_MS = 30_000
 const MAX_BACKOFF_MS = 10_000
 
+function info (t: Tracked): WorkerInfo {
+  return { id: t.worker.id, pid: t.worker.process.pid, generation: t.generation, state: t.state, startedAt: t.startedAt }
+}
+
 /** Delay before replacing the n-th worker death within the crash window: 0 for the first, then 100 ms doubling to 10 s. */
 function backoff (n: number): number {
   return n <= 1 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (n - 2))
@@ -75,6 +81,8 @@ export class Supervisor {
   /** The generation that serves (and whose dead workers are replaced). */
   #generation = 1
   #timers = new Set<NodeJS.Timeout>()
+  readonly #replies = new Map<number, (m: Extract<FromWorker, { type: 'stats' }>) => void>()
+  #nextAsk = 1
   /** Reloads run one after the other. */
   #queue: Promise<unknown> = Promise.resolve()
 
@@ -98,7 +106,19 @@ export class Supervisor {
   }
 
   status (): WorkerInfo[] {
-    return [...this.#workers.values()].map((t) => ({ id: t.worker.id, pid: t.worker.process.pid, generation: t.generation, state: t.state, startedAt: t.startedAt }))
+    return [...this.#workers.values()].map(info)
+  }
+
+  /** Counters of every serving worker of the current generation; a worker that does not answer in `timeoutMs` is left out. */
+  async stats (timeoutMs = 500): Promise<Array<Extract<FromWorker, { type: 'stats' }>>> {
+    const serving = [...this.#workers.values()].filter((t) => t.generation === this.#generation && t.state === 'serving')
+    const answers = await Promise.all(serving.map(async (t) => await new Promise<Extract<FromWorker, { type: 'stats' }> | undefined>((resolve) => {
+      const id = this.#nextAsk++
+      const timer = setTimeout(() => { this.#replies.delete(id); resolve(undefined) }, timeoutMs)
+      this.#replies.set(id, (m) => { clearTimeout(timer); this.#replies.delete(id); resolve(m) })
+      this.#send(t.worker, { type: 'stats?', id })
+    })))
+    return answers.filter((a) => a !== undefined)
   }
 
   /** Forks every worker and resolves once all of them listen; rejects with StartupError if any cannot. */
@@ -152,6 +172,11 @@ export class Supervisor {
       this.#replace()
     })
     w.on('error', (err) => { this.#log.warn({ worker: w.id, err }, 'worker IPC error') })
+    w.on('message', (m: unknown) => {
+      if (!isFromWorker(m) || m.type === 'hello' || m.type === 'listening' || m.type === 'fatal') return
+      if (m.type === 'stats') { this.#replies.get(m.id)?.(m); return }
+      this.#o.onMessage?.(info(tracked), m)
+    })
     const ports = await new Promise<number[]>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new StartupError(`worker ${w.id} did not listen within ${STARTUP_TIMEOUT_MS} ms`, 3)) }, STARTUP_TIMEOUT_MS)
       const onMessage = (m: unknown): void => {

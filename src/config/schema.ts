@@ -113,6 +113,20 @@ const health = z.strictObject({
   fail_open: z.boolean().default(false)
 })
 
+const passive = z.strictObject({
+  /**
+   * Consecutive failures (connection refused or reset, timeouts, 5xx answers) after which a worker stops sending
+   * requests to the server for a while. 0 turns passive detection off.
+   */
+  failures: z.number().int().min(0).max(1000).default(5),
+  /** How long the first ejection lasts; each further one doubles it, up to max_eject_for. */
+  eject_for: duration('10s'),
+  /** Longest ejection. After this long without one, the doubling starts again from eject_for. */
+  max_eject_for: duration('5m'),
+  /** Most servers of the upstream one worker may eject at once, in percent (at least one when there are two or more). */
+  max_ejected_percent: z.number().int().min(0).max(100).default(50)
+})
+
 const upstream = z.strictObject({
   /** How a server is picked for each request. */
   balance: z.enum(BALANCE).default('round-robin'),
@@ -141,7 +155,9 @@ const upstream = z.strictObject({
   /** Most connections per server per worker. */
   connections: z.number().int().min(1).max(10_000).default(256),
   /** Active health checks, run by the primary once per host. Absent: servers are always considered healthy. */
-  health: health.optional()
+  health: health.optional(),
+  /** Passive (outlier) detection in each worker, from the requests themselves. On by default. */
+  passive: passive.prefault({})
 })
 
 const RATE = 'must be a rate such as 100/s, 600/m or 1000/h'

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.ts'
 import { createStrategy, type Random, type Target } from '../balancer/index.ts'
+import { createServerStates, type EjectionEvent, type ServerCounters } from '../health/index.ts'
 import { createRouter } from '../router/index.ts'
 import { createGuard } from '../guard/index.ts'
 import { createCidrSet } from '../net/cidr.ts'
@@ -23,6 +24,8 @@ export interface RuntimeServices {
   readonly workers: number
   /** Wall clock in ms for the rate limiter (shared buckets compare it across hosts). Default Date.now. */
   readonly now?: () => number
+  /** A worker ejected a server (passive detection) or let it back in. */
+  readonly onEjection?: (upstream: string, e: EjectionEvent) => void
 }
 
 export interface Runtime {
@@ -31,6 +34,8 @@ export interface Runtime {
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>
   /** Applies the primary's health checks: `healthy[i]` for the upstream's i-th server. Unknown names are ignored. */
   setHealth (upstream: string, healthy: readonly boolean[]): void
+  /** Per upstream, per server: in-flight requests, recent errors and ejection, for the admin API's status. */
+  counters (): Record<string, ServerCounters[]>
   /** Closes the pools once their in-flight requests finish (bounded by graceMs). */
   close (graceMs: number): Promise<void>
 }
@@ -52,7 +57,8 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
       pools: createPools(u),
       hosts: u.servers.map((s) => new URL(s.url).host),
       strategy: createStrategy(u.balance, targets, { random: services.random, hashBy: u.hash?.by ?? 'ip' }),
-      retries: u.retries
+      retries: u.retries,
+      states: createServerStates({ targets, config: u.passive, now: services.now ?? Date.now, onEvent: (e) => { services.onEjection?.(name, e) } })
     })
   }
   const requestHeaders = { preserveHost: config.headers.preserve_host, via: config.headers.via }
@@ -96,11 +102,15 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
     stages: [createGuard({ trusted: createCidrSet(config.trusted_proxies), nextId: services.nextId }), route],
     upstreams,
     setHealth (name, healthy) {
-      const u = upstreams.get(name)
-      if (u === undefined) return
-      for (const t of u.targets) t.healthy = healthy[t.index] ?? t.healthy
+      upstreams.get(name)?.states.setChecked(healthy)
+    },
+    counters () {
+      const out: Record<string, ServerCounters[]> = {}
+      for (const [name, u] of upstreams) out[name] = u.states.counters()
+      return out
     },
     async close (graceMs) {
+      for (const u of upstreams.values()) u.states.close()
       await Promise.all([...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) }))
     }
   }

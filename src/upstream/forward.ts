@@ -3,6 +3,7 @@
 import type { Dispatcher, Pool } from 'undici'
 import { UpstreamError } from '../errors/index.ts'
 import type { Strategy, Target } from '../balancer/index.ts'
+import type { ServerStates } from '../health/index.ts'
 import { DONE, type Exchange, type Stage } from '../pipeline/index.ts'
 import { buildRequestHeaders, wireString, type RequestHeaderOptions, type ResponseHead } from './hop-headers.ts'
 import { classifyUpstreamError, IDEMPOTENT_METHODS } from './errors.ts'
@@ -16,6 +17,8 @@ export interface UpstreamRuntime {
   readonly hosts: readonly string[]
   readonly strategy: Strategy
   readonly retries: number
+  /** Passive detection and active-check verdicts: what sets each target's `healthy`. */
+  readonly states: ServerStates
 }
 
 export interface ForwardOptions {
@@ -103,6 +106,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true // 1xx interim answers are not relayed
     const ex = this.#ex
+    this.#o.upstream.states.response(this.#target, statusCode)
     if (ex.aborted) return false
     this.#started = true
     const head = this.#o.filterResponse(rawHeaders, ex.requestId)
@@ -131,6 +135,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const ex = this.#ex
     if (ex.aborted || this.#cancelled) return
     const c = classifyUpstreamError(err)
+    // What the client sent (a bad header, a short body) says nothing about the server.
+    if (c.code !== 'SWY_BAD_REQUEST') this.#o.upstream.states.failure(this.#target, (err as { code?: string }).code ?? c.code)
     if (!this.#started && c.retryable && this.#mayRetry()) {
       const tried = ex.tried ?? (ex.tried = new Set())
       tried.add(this.#target)

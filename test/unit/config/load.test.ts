@@ -33,7 +33,8 @@ test('fills in every default', () => {
         servers: [{ url: 'http://127.0.0.1:9001', weight: 1 }],
         retries: 1,
         timeouts: { connect: 2000, response: 30_000, idle: 60_000 },
-        connections: 256
+        connections: 256,
+        passive: { failures: 5, eject_for: 10_000, max_eject_for: 300_000, max_ejected_percent: 50 }
       }
     },
     routes: [{ match: { path: '/' }, upstream: 'api', strip_prefix: false }],
