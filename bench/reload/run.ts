@@ -1,7 +1,8 @@
 // Reloads under load: a real Switchyard (its CLI, its workers) in front of a backend, driven by many concurrent
 // clients while `switchyard reload` swaps generations again and again. Counts every request and every failure.
 //
-//   npm run bench:reload [-- --connections 64 --reloads 10 --duration 30 --modes keepalive,close --workers 2]
+//   npm run bench:reload [-- --connections 64 --reloads 10 --duration 30 --modes keepalive,close --workers 2
+//                            --drain-timeout 10s]
 //
 // As root it re-runs itself in a private network namespace (unshare --net) with net.ipv4.tcp_migrate_req=1, as
 // README "Reloads" recommends for deployments; --no-netns runs in the current namespace, sysctl as it is.
@@ -33,6 +34,8 @@ export interface ModeResult {
   readonly reloadsFailed: number
   /** Generation serving at the end (1 + successful reloads). */
   readonly generation: number
+  /** Old workers that still had requests at their drain deadline (their clients did not leave in time). */
+  readonly drainCuts: number
 }
 
 export interface ReloadBenchResult {
@@ -49,6 +52,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '30' },
     modes: { type: 'string', default: 'keepalive,close' },
     workers: { type: 'string', default: '2' },
+    /** shutdown.drain_timeout of the proxy: how long an old generation may take to let its clients go. */
+    'drain-timeout': { type: 'string', default: '10s' },
     'no-netns': { type: 'boolean', default: false },
     'in-netns': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false }
@@ -104,10 +109,10 @@ async function main (): Promise<number> {
     process.stdout.write(`reloads under load: ${workers} workers, tcp_migrate_req=${migrateReq}${result.netns ? ' (private network namespace)' : ''}\n`)
     for (const m of result.modes) {
       const kinds = Object.entries(m.failures).map(([k, n]) => `${k}: ${n}`).join(', ')
-      process.stdout.write(`  ${m.mode.padEnd(9)} ${m.connections} conns, ${(m.durationMs / 1000).toFixed(1)} s: ${m.requests} requests, ${m.failed} failed${kinds === '' ? '' : ` (${kinds})`}; reloads ${m.reloads - m.reloadsFailed}/${m.reloads} ok, generation ${m.generation}\n`)
+      process.stdout.write(`  ${m.mode.padEnd(9)} ${m.connections} conns, ${(m.durationMs / 1000).toFixed(1)} s: ${m.requests} requests, ${m.failed} failed${kinds === '' ? '' : ` (${kinds})`}; reloads ${m.reloads - m.reloadsFailed}/${m.reloads} ok, generation ${m.generation}, ${m.drainCuts} drains cut at the deadline\n`)
     }
   }
-  return result.modes.every((m) => m.failed === 0 && m.reloadsFailed === 0 && m.requests > 0) ? 0 : 1
+  return result.modes.every((m) => m.failed === 0 && m.reloadsFailed === 0 && m.requests > 0 && m.drainCuts === 0) ? 0 : 1
 }
 
 interface ModeOptions {
@@ -140,12 +145,15 @@ async function runMode (mode: ModeResult['mode'], o: ModeOptions): Promise<ModeR
       admin: { port: adminPort },
       log: { level: 'info', access: false },
       headers: { via: variant % 2 === 0 },
+      shutdown: { drain_timeout: args['drain-timeout'] },
       upstreams: { app: { servers: [{ url: o.backendUrl }] } },
       routes: [{ upstream: 'app' }]
     }))
   }
   write(0)
   const proxy: Child = spawnChild('switchyard', process.execPath, [CLI, 'start', '-c', file])
+  let drainCuts = 0
+  proxy.proc.stdout?.on('data', (d: Buffer) => { drainCuts += d.toString().split('drain deadline reached').length - 1 })
   try {
     await waitForJsonLine(proxy, (v): v is { event: string } => (v as { event?: unknown }).event === 'ready')
     const counts = { requests: 0, ok: 0, failed: 0 }
@@ -187,8 +195,12 @@ async function runMode (mode: ModeResult['mode'], o: ModeOptions): Promise<ModeR
     }
     await load
     if (agent !== false) agent.destroy()
+    if (counts.failed > 0) {
+      const lines = proxy.output().split('\n').filter((l) => /"level":(40|50|60)/.test(l))
+      process.stderr.write(`${mode}: proxy warnings and errors (last ${Math.min(20, lines.length)} of the log tail):\n${lines.slice(-20).join('\n')}\n`)
+    }
     const status = await fetch(`http://127.0.0.1:${adminPort}/api/status`).then(async (r) => await r.json() as { generation: number })
-    return { mode, connections: o.connections, durationMs: Date.now() - start, ...counts, failures, reloads: o.reloads, reloadsFailed, generation: status.generation }
+    return { mode, connections: o.connections, durationMs: Date.now() - start, ...counts, failures, reloads: o.reloads, reloadsFailed, generation: status.generation, drainCuts }
   } finally {
     await stopChild(proxy)
   }

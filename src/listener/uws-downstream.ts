@@ -42,6 +42,8 @@ export class UwsDownstream implements Downstream {
   #headers: readonly (string | Uint8Array)[] = []
   #length = -1
   #headWritten = false
+  /** We wrote `Connection: close` ourselves (draining): uWS must not add a second one. */
+  #closeWritten = false
   #ended = false
   #pending: Uint8Array | null = null
   #pendingStart = 0
@@ -95,6 +97,12 @@ export class UwsDownstream implements Downstream {
     res.writeStatus(statusLine(this.#status))
     const h = this.#headers
     for (let i = 0; i < h.length; i += 2) res.writeHeader(h[i]!, h[i + 1]!)
+    // Draining (reload or stop): a body with a length ends through tryEnd, which cannot ask uWS to close, so tell
+    // the client in the head; it closes after this response and reconnects to the new generation (RFC 9112 §9.6).
+    if (this.#state.draining) {
+      res.writeHeader('connection', 'close')
+      this.#closeWritten = true
+    }
   }
 
   write (chunk: Uint8Array): boolean {
@@ -147,7 +155,7 @@ export class UwsDownstream implements Downstream {
       const res = this.#res
       this.resumeBody()
       if (!this.#headWritten) this.#writeHead()
-      const close = this.#state.draining
+      const close = this.#state.draining && !this.#closeWritten
       const s = this.#status
       if (this.#head && this.#length >= 0) {
         endHead(res, this.#length, close)

@@ -28,7 +28,8 @@ async function status (proxy: ProxyHandle): Promise<{ generation: number, worker
 test('under load, 64 connections, keep-alive and a new connection per request: 3 reloads each, 0 failed requests', async (t) => {
   // The bench's driver, shortened; as root it runs in its own network namespace with tcp_migrate_req=1.
   const root = process.getuid?.() === 0 && spawnSync('unshare', ['--net', 'true']).status === 0
-  const child = spawn(process.execPath, [RELOAD_BENCH, '--connections', '64', '--reloads', '3', '--duration', '6', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // A short drain deadline: an old generation that kept its keep-alive clients would be cut mid-request.
+  const child = spawn(process.execPath, [RELOAD_BENCH, '--connections', '64', '--reloads', '3', '--duration', '6', '--drain-timeout', '2s', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
@@ -38,7 +39,7 @@ test('under load, 64 connections, keep-alive and a new connection per request: 3
   clearTimeout(timer)
   const line = out.trim().split('\n').at(-1) ?? ''
   const r = JSON.parse(line) as ReloadBenchResult
-  for (const m of r.modes) t.diagnostic(`${m.mode}: ${m.requests} requests, ${m.failed} failed ${JSON.stringify(m.failures)}, generation ${m.generation}`)
+  for (const m of r.modes) t.diagnostic(`${m.mode}: ${m.requests} requests, ${m.failed} failed ${JSON.stringify(m.failures)}, generation ${m.generation}, ${m.drainCuts} drains cut`)
   assert.equal(r.netns, root, 'runs in a private network namespace whenever it can')
   if (root) assert.equal(r.migrateReq, '1')
   assert.deepEqual(r.modes.map((m) => m.mode), ['keepalive', 'close'])
@@ -47,6 +48,7 @@ test('under load, 64 connections, keep-alive and a new connection per request: 3
     assert.equal(m.generation, 4, `${m.mode}: three reloads make generation 4`)
     assert.ok(m.requests >= 500, `${m.mode}: only ${m.requests} requests`)
     assert.equal(m.failed, 0, `${m.mode}: ${JSON.stringify(m.failures)}`)
+    assert.equal(m.drainCuts, 0, `${m.mode}: old workers still had clients at their drain deadline`)
   }
   assert.equal(code, 0, err)
 })
