@@ -50,6 +50,8 @@ async function start (config: Config): Promise<void> {
     ? createIpcState({ channel: process, timeoutMs: 250, log })
     : await createRedisState({ ...target, prefix: config.state?.prefix ?? 'swy', timeoutMs: config.state?.timeout ?? 250, log })
   const runtime = buildRuntime(config, { log, random: Math.random, nextId: createRequestIds(), state, workers: workerCount(config.workers) })
+  // Active bans are read before serving (bounded: a state fault resolves it, and the bans follow on a later tick).
+  await runtime.ready
   const access = config.log.access ? createAccessLog(log, clock) : () => {}
   const listener = createListener({
     uws,
