@@ -1,7 +1,8 @@
 // Keeps the worker's ban table in step with the cluster: a new ban is written to a listable expiring set in shared
-// state and published on a channel that every worker of every host applies at once; the set is read at start, every
-// resync interval, and every tick after a state fault until a read succeeds (so a restarted Redis, a worker that
-// started late or missed messages catches up). State faults never reach a request: the table keeps what it knows.
+// state, bumps a version counter beside it, and is published on a channel that every worker of every host applies at
+// once. Each tick reads the version (one small GET) and re-reads the set when it moved, after a state fault, and every
+// resync interval, so a worker that started late, missed a message, or raced a reconnecting subscriber catches up
+// within a tick. State faults never reach a request: the table keeps what it knows.
 import { encode, decode, type SharedState } from '../state/index.ts'
 import type { BanTable } from './ban-table.ts'
 
@@ -12,10 +13,12 @@ export interface BanLog {
 }
 
 export interface BanSyncOptions {
-  readonly state: Pick<SharedState, 'addExpiring' | 'listExpiring' | 'publish' | 'subscribe'>
+  readonly state: Pick<SharedState, 'addExpiring' | 'listExpiring' | 'publish' | 'subscribe' | 'incr' | 'get'>
   readonly table: BanTable
   /** The expiring set holding every active ban (one hash-tagged key). */
   readonly listKey: string
+  /** A counter bumped on every ban write: workers re-read the set when it moves. */
+  readonly versionKey: string
   readonly channel: string
   /** Wall clock, ms. */
   readonly now: () => number
@@ -42,6 +45,9 @@ export interface BanSync {
   close (): Promise<void>
 }
 
+// The version counter's window: it starts again from 1 after this long, which reads as a change like any other.
+const VERSION_TTL_MS = 24 * 3600 * 1000
+
 export function createBanSync (o: BanSyncOptions): BanSync {
   return new Sync(o)
 }
@@ -55,6 +61,7 @@ class Sync implements BanSync {
   #timer: NodeJS.Timeout | undefined
   #unsubscribe: (() => Promise<void>) | null = null
   #lastSync = -Infinity
+  #version: string | undefined = undefined
   #stale = true
   #faults = 0
   #warned = false
@@ -90,6 +97,7 @@ class Sync implements BanSync {
     try {
       // The set first: a worker that misses the message still finds the ban on its next read.
       await state.addExpiring(listKey, member, expiresAtMs, now())
+      await state.incr(this.#o.versionKey, 1, VERSION_TTL_MS)
       await state.publish(channel, encode([member, expiresAtMs]))
       this.#unsent.delete(member)
     } catch (err) {
@@ -126,9 +134,13 @@ class Sync implements BanSync {
       else await this.#push(member, exp)
       if (this.#faults !== faults) break // still down: the rest waits for the next tick
     }
-    if (!this.#stale && t - this.#lastSync < this.#resyncMs) return
     try {
+      // Read before the list, so a ban written in between moves the version again and is read next tick.
+      const v = await state.get(this.#o.versionKey)
+      const version = v === undefined ? '' : Buffer.from(v).toString('latin1')
+      if (!this.#stale && version === this.#version && t - this.#lastSync < this.#resyncMs) return
       const list = await state.listExpiring(listKey, t)
+      this.#version = version
       for (const b of list) table.add(b.member, b.expiresAtMs)
       this.#lastSync = t
       this.#stale = false

@@ -70,6 +70,7 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
       state: services.state,
       table,
       listKey: keys.key('bans', 'active'),
+      versionKey: keys.related(keys.key('bans', 'active'), 'v'),
       channel: keys.channel('bans'),
       now,
       log: services.log.child({ concept: 'ban' })

@@ -119,7 +119,7 @@ test('the check reads only the kinds it was built with', () => {
 test('sync: a ban made on one worker reaches another at once, and a worker that starts later reads it from the set', async (t) => {
   const store = new EmbeddedStore({ sweepMs: 0 })
   t.after(() => store.close())
-  const o = { state: store, listKey: '{t:bans:active}', channel: 't:bans', now: Date.now, tickMs: 0 }
+  const o = { state: store, listKey: '{t:bans:active}', versionKey: '{t:bans:active}:v', channel: 't:bans', now: Date.now, tickMs: 0 }
   const a = createBanSync({ ...o, table: new BanTable({ now: Date.now }), log: recordingLog() })
   const bTable = new BanTable({ now: Date.now })
   const b = createBanSync({ ...o, table: bTable, log: recordingLog() })
@@ -140,7 +140,9 @@ test('sync with state down: the local ban holds, one warning, and once state is 
   t.after(() => store.close())
   let down = false
   const fail = async (): Promise<never> => { throw new StateUnavailableError('down') }
-  const flaky: Pick<SharedState, 'addExpiring' | 'listExpiring' | 'publish' | 'subscribe'> = {
+  const flaky: Pick<SharedState, 'addExpiring' | 'listExpiring' | 'publish' | 'subscribe' | 'incr' | 'get'> = {
+    incr: async (...a) => down ? await fail() : await store.incr(...a),
+    get: async (...a) => down ? await fail() : await store.get(...a),
     addExpiring: async (...a) => down ? await fail() : await store.addExpiring(...a),
     listExpiring: async (...a) => down ? await fail() : await store.listExpiring(...a),
     publish: async (...a) => down ? await fail() : await store.publish(...a),
@@ -148,7 +150,7 @@ test('sync with state down: the local ban holds, one warning, and once state is 
   }
   const log = recordingLog()
   const table = new BanTable({ now: Date.now })
-  const s = createBanSync({ state: flaky, table, listKey: '{t:b}', channel: 't:b', now: Date.now, log, tickMs: 0, resyncMs: 60_000 })
+  const s = createBanSync({ state: flaky, table, listKey: '{t:b}', versionKey: '{t:b}:v', channel: 't:b', now: Date.now, log, tickMs: 0, resyncMs: 60_000 })
   t.after(() => s.close())
   down = true
   await s.start()
@@ -166,4 +168,34 @@ test('sync with state down: the local ban holds, one warning, and once state is 
   assert.ok(table.get('403 ip 10.0.0.7') !== undefined, 're-read after the fault')
   assert.deepEqual((await store.listExpiring('{t:b}', Date.now())).map((m) => m.member).sort(), ['403 ip 10.0.0.5', '403 ip 10.0.0.6', '403 ip 10.0.0.7'])
   assert.ok(log.lines.some((l) => l.startsWith('info: bans: shared state is back')))
+})
+
+test('sync: a ban whose message was missed is read on the next tick, because the version moved', async (t) => {
+  const store = new EmbeddedStore({ sweepMs: 0 })
+  t.after(() => store.close())
+  let reads = 0
+  const counting: Pick<SharedState, 'addExpiring' | 'listExpiring' | 'publish' | 'subscribe' | 'incr' | 'get'> = {
+    addExpiring: async (...a) => await store.addExpiring(...a),
+    listExpiring: async (...a) => { reads++; return await store.listExpiring(...a) },
+    publish: async () => {}, // the message is lost
+    subscribe: async (...a) => await store.subscribe(...a),
+    incr: async (...a) => await store.incr(...a),
+    get: async (...a) => await store.get(...a)
+  }
+  const o = { state: counting, listKey: '{t:v}', versionKey: '{t:v}:v', channel: 't:v', now: Date.now, tickMs: 0, resyncMs: 60_000, log: recordingLog() }
+  const a = createBanSync({ ...o, table: new BanTable({ now: Date.now }) })
+  const bTable = new BanTable({ now: Date.now })
+  const b = createBanSync({ ...o, table: bTable })
+  await a.start()
+  await b.start()
+  t.after(async () => { await a.close(); await b.close() })
+  const before = reads
+  await b.tick()
+  assert.equal(reads, before, 'nothing changed: the set is not read again')
+  a.ban('403 ip 10.0.0.9', Date.now() + 60_000)
+  await waitFor(async () => (await store.listExpiring('{t:v}', Date.now())).length === 1, 'the write', 2000, 5)
+  await waitFor(async () => await store.get('{t:v}:v') !== undefined, 'the version bump', 2000, 5)
+  assert.equal(bTable.get('403 ip 10.0.0.9'), undefined, 'the message was lost')
+  await b.tick()
+  assert.ok(bTable.get('403 ip 10.0.0.9') !== undefined, 'read on the next tick')
 })
