@@ -36,3 +36,16 @@ test('allow and deny by client address: deny wins, a non-empty allow refuses the
     else assert.equal((JSON.parse(r.body) as { name: string }).name, 'backend', c.name)
   }
 })
+
+test('the access check runs before the rate limit: refused clients spend no tokens', async (t) => {
+  const backend = await startBackend(t, echo())
+  const proxy = await startProxy(t, {
+    workers: 2,
+    upstreams: { web: { servers: [{ url: backend.url }] } },
+    routes: [{ match: { path: '/limited/' }, upstream: 'web', deny: ['127.0.0.4'], rate_limit: { key: 'route', rate: '1/m', burst: 1 } }],
+    log: { access: false }
+  })
+  for (let i = 0; i < 3; i++) assert.equal((await request(`${proxy.url}/limited/x`, { localAddress: '127.0.0.4' })).status, 403)
+  assert.equal((await request(`${proxy.url}/limited/x`, { localAddress: '127.0.0.1' })).status, 200, 'the one token is still there')
+  assert.equal((await request(`${proxy.url}/limited/x`, { localAddress: '127.0.0.1' })).status, 429)
+})

@@ -82,6 +82,8 @@ test('Redis stopped under load: 0 failed unbanned requests, known bans enforced;
   // The restarted Redis is empty: this ban can only reach B through the recovered pub/sub or the re-read set.
   await getBanned(a, '127.0.0.4')
   await waitFor(async () => errorOf(await request(`${b.url}/other`, { localAddress: '127.0.0.4' })) === 'SWY_BANNED', 'B to learn the new ban', 15_000, 50)
+  // The ban A made on its own count during the outage was kept and written once Redis answered again.
+  await waitFor(async () => errorOf(await request(`${b.url}/other`, { localAddress: '127.0.0.6' })) === 'SWY_BANNED', 'B to learn the outage ban', 15_000, 50)
   assert.equal((await request(`${b.url}/other`, { localAddress: '127.0.0.3' })).status, 200)
   assert.equal((await request(`${b.url}/other`, { localAddress: '127.0.0.2' })).status, 403, 'the first ban still holds on B')
 })
