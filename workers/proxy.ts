@@ -62,6 +62,8 @@ async function start (config: Config, generation: number): Promise<void> {
     workers: workerCount(config.workers),
     onEjection: (upstream, e) => { send({ type: 'ejection', upstream, ...e }) }
   })
+  // Active bans are read before serving (bounded: a state fault resolves it, and the bans follow on a later tick).
+  await runtime.ready
   for (const [name, healthy] of pendingHealth) runtime.setHealth(name, healthy)
   process.off('message', onEarlyHealth)
   pendingHealth.clear()

@@ -164,6 +164,24 @@ const RATE = 'must be a rate such as 100/s, 600/m or 1000/h'
 const RATE_UNITS: Readonly<Record<string, number>> = { s: 1, sec: 1, second: 1, m: 60, min: 60, minute: 60, h: 3600, hour: 3600 }
 const RL_KEY = /^(ip|route|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/
 
+const BAN_ACTION = 'must be 403 or close'
+
+const ban = z.strictObject({
+  /** Rejections by this rate limit that get a client banned: N or more within `within`, counted cluster-wide. */
+  after: z.number().int().min(1).max(1_000_000),
+  /** The fixed window the rejections are counted in. */
+  within: duration('1m').refine((ms) => ms >= 100, 'must be at least 100ms'),
+  /** How long the ban lasts. It applies on every route of the proxy, on every worker and host sharing state. */
+  for: duration('10m').refine((ms) => ms >= 1000, 'must be at least 1s'),
+  /**
+   * What a banned client gets: `403` (SWY_BANNED, with Retry-After set to the seconds left) or `close` (the
+   * connection is closed without an answer).
+   */
+  action: z.union([z.literal(403), z.literal('403'), z.literal('close')], { error: BAN_ACTION })
+    .default(403)
+    .transform((a): 403 | 'close' => a === 'close' ? 'close' : 403)
+})
+
 const rateLimit = z.strictObject({
   /**
    * What is counted: `ip` (the client address), `route` (one budget for the whole route), `header:NAME` or
@@ -184,14 +202,26 @@ const rateLimit = z.strictObject({
     return { count, windowSec: unit }
   }),
   /** Requests admitted at once after a quiet period (the bucket size). Default: one second's worth, at least 1. */
-  burst: z.number().int().min(1).max(1_000_000_000).optional()
+  burst: z.number().int().min(1).max(1_000_000_000).optional(),
+  /**
+   * Ban clients this limit keeps refusing (fail2ban-style): `after` rejections `within` a window bans the key's
+   * value (the client address for `key: ip`, the header or cookie value otherwise) on every route for `for`.
+   */
+  ban: ban.optional()
+}).superRefine((r, ctx) => {
+  if (r.ban !== undefined && r.key === 'route') {
+    ctx.addIssue({ code: 'custom', path: ['ban'], message: 'cannot be used with key: route (the whole route is one key, so there is no client to ban)' })
+  }
 }).transform((r) => ({
+  ...(r.ban === undefined ? {} : { ban: r.ban }),
   key: r.key,
   count: r.rate.count,
   windowSec: r.rate.windowSec,
   ratePerSec: r.rate.count / r.rate.windowSec,
   burst: r.burst ?? Math.max(1, Math.ceil(r.rate.count / r.rate.windowSec))
 }))
+
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR such as 10.0.0.0/8')
 
 const route = z.strictObject({
   match: z.strictObject({
@@ -220,7 +250,14 @@ const route = z.strictObject({
   /** Remove the matched path prefix before forwarding (`/v1/users` → `/users`). */
   strip_prefix: z.boolean().default(false),
   /** Per-route rate limit (a token bucket). Over it: 429 SWY_RATE_LIMITED with Retry-After and RateLimit headers. */
-  rate_limit: rateLimit.optional()
+  rate_limit: rateLimit.optional(),
+  /**
+   * Client addresses (IPs or CIDRs, IPv4 and IPv6) admitted to this route; when not empty, everyone else gets
+   * 403 SWY_ACCESS_DENIED. Checked against the client address after trusted_proxies.
+   */
+  allow: z.array(cidr).default([]),
+  /** Client addresses (IPs or CIDRs) refused on this route with 403 SWY_ACCESS_DENIED. Deny wins over allow. */
+  deny: z.array(cidr).default([])
 })
 
 const hostPort = z.strictObject({
@@ -286,7 +323,7 @@ export const configSchema = z.strictObject({
     .refine((u) => Object.keys(u).length > 0, 'must define at least one upstream'),
   routes: z.array(route).min(1, 'must list at least one route'),
   /** Peers whose X-Forwarded-For chain is kept and appended to; everyone else's is replaced. CIDRs or addresses. */
-  trusted_proxies: z.array(z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR such as 10.0.0.0/8')).default([]),
+  trusted_proxies: z.array(cidr).default([]),
   headers: z.strictObject({
     /** Response headers of the backend that clients never see. */
     hide: z.array(z.string().regex(HEADER_NAME, 'must be a header name').transform((s) => s.toLowerCase())).default(['server', 'x-powered-by']),

@@ -12,6 +12,10 @@ export const ERROR_CODES = {
   SWY_UPSTREAM_TIMEOUT: { status: 504, text: 'upstream timed out' },
   /** The route's rate_limit refused the request; the reply carries Retry-After and the RateLimit headers. */
   SWY_RATE_LIMITED: { status: 429, text: 'rate limit exceeded' },
+  /** The client is banned (a rate_limit.ban rule); the reply carries Retry-After with the seconds left. */
+  SWY_BANNED: { status: 403, text: 'client is banned' },
+  /** The route's allow/deny lists refused the client address. */
+  SWY_ACCESS_DENIED: { status: 403, text: 'access denied' },
   /** Shared state (Redis, or the primary's embedded store) did not answer. Callers degrade; clients rarely see it. */
   SWY_STATE_UNAVAILABLE: { status: 503, text: 'shared state unavailable' },
   SWY_INTERNAL: { status: 500, text: 'internal error' }

@@ -5,10 +5,10 @@ import type { Config } from '../config/index.ts'
 import { createStrategy, type Random, type Target } from '../balancer/index.ts'
 import { createServerStates, type EjectionEvent, type ServerCounters } from '../health/index.ts'
 import { createRouter } from '../router/index.ts'
-import { createGuard } from '../guard/index.ts'
+import { createGuard, createAccess, createBanCheck, createBanSync, formatBan, BanTable, type BanSync } from '../guard/index.ts'
 import { createCidrSet } from '../net/cidr.ts'
 import { createKeys, type SharedState } from '../state/index.ts'
-import { createRateLimit, createSharedLimiter } from '../ratelimit/index.ts'
+import { createRateLimit, createSharedLimiter, createBanCounter, banSubject, type BanCounter } from '../ratelimit/index.ts'
 import { createBalance, createForward, createPools, closePools, createResponseHeaderFilter, type UpstreamRuntime } from '../upstream/index.ts'
 import { DONE, type Stage } from './stage.ts'
 import { runStages } from './run.ts'
@@ -18,11 +18,11 @@ export interface RuntimeServices {
   readonly log: Logger
   readonly random: Random
   readonly nextId: () => string
-  /** Cluster-wide state (Redis or the primary's embedded store): rate-limit buckets. */
+  /** Cluster-wide state (Redis or the primary's embedded store): rate-limit buckets, ban counts and active bans. */
   readonly state: SharedState
   /** Worker processes on this host: the rate limiter's fallback share and lease sizing. */
   readonly workers: number
-  /** Wall clock in ms for the rate limiter (shared buckets compare it across hosts). Default Date.now. */
+  /** Wall clock in ms for the rate limiter and bans (compared across hosts). Default Date.now. */
   readonly now?: () => number
   /** A worker ejected a server (passive detection) or let it back in. */
   readonly onEjection?: (upstream: string, e: EjectionEvent) => void
@@ -36,6 +36,10 @@ export interface Runtime {
   setHealth (upstream: string, healthy: readonly boolean[]): void
   /** Per upstream, per server: in-flight requests, recent errors and ejection, for the admin API's status. */
   counters (): Record<string, ServerCounters[]>
+  /** Resolves once the active bans were read from shared state (or that failed: it never rejects). */
+  readonly ready: Promise<void>
+  /** The worker's ban table and its sync with shared state; undefined when no rate limit has a ban. */
+  readonly bans: { readonly table: BanTable, readonly sync: BanSync } | undefined
   /** Closes the pools once their in-flight requests finish (bounded by graceMs). */
   close (graceMs: number): Promise<void>
 }
@@ -66,6 +70,22 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
 
   const keys = createKeys(config.state?.prefix ?? 'swy')
   const now = services.now ?? Date.now
+  const banRules = config.routes.filter((r) => r.rate_limit?.ban !== undefined)
+  let bans: Runtime['bans']
+  if (banRules.length > 0) {
+    const table = new BanTable({ now })
+    const sync = createBanSync({
+      state: services.state,
+      table,
+      listKey: keys.key('bans', 'active'),
+      versionKey: keys.related(keys.key('bans', 'active'), 'v'),
+      channel: keys.channel('bans'),
+      now,
+      log: services.log.child({ concept: 'ban' })
+    })
+    bans = { table, sync }
+  }
+  const counters: BanCounter[] = []
   const routes = config.routes.map((r): CompiledRoute => {
     const upstream = upstreams.get(r.upstream)!
     const id = r.match.host === undefined ? r.match.path : `${r.match.host}${r.match.path}`
@@ -80,8 +100,30 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
         now,
         log: services.log.child({ route: id, concept: 'ratelimit' })
       })
-      stages.unshift(createRateLimit({ rule: rl, key: rl.key, limiter }))
+      const subject = banSubject(rl.key)
+      const ban = rl.ban
+      let onReject: ((key: string) => void) | undefined
+      if (ban !== undefined && bans !== undefined && subject !== undefined) {
+        const { sync } = bans
+        const counter = createBanCounter({
+          state: services.state,
+          rule: ban,
+          stateKey: (k) => keys.key('banc', `${id}|${k}`),
+          onBan: (k, expiresAtMs) => {
+            const [kind, value] = subject(k)
+            sync.ban(formatBan(ban.action, kind, value), expiresAtMs)
+          },
+          now,
+          workers: services.workers,
+          log: services.log.child({ route: id, concept: 'ban' })
+        })
+        counters.push(counter)
+        onReject = (k) => { counter.record(k) }
+      }
+      stages.unshift(createRateLimit({ rule: rl, key: rl.key, limiter, ...(onReject === undefined ? {} : { onReject }) }))
     }
+    const access = createAccess({ allow: r.allow, deny: r.deny })
+    if (access !== undefined) stages.unshift(access)
     return { ref: { id, upstream: r.upstream }, prefix: r.match.path, strip: r.strip_prefix, stages }
   })
   const router = createRouter(config.routes.map((r, i) => ({ host: r.match.host, prefix: r.match.path, value: routes[i]! })))
@@ -98,8 +140,18 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
     }
   }
 
+  const guard = createGuard({ trusted: createCidrSet(config.trusted_proxies), nextId: services.nextId })
+  let stages: Stage[] = [guard, route]
+  if (bans !== undefined) {
+    // Kinds to read per request: the address always (header and cookie keys fall back to it), and each header or
+    // cookie some ban rule keys on.
+    const kinds = new Set(['ip'])
+    for (const r of banRules) if (r.rate_limit!.key !== 'ip') kinds.add(r.rate_limit!.key)
+    stages = [guard, createBanCheck({ table: bans.table, kinds: [...kinds] }), route]
+  }
+
   return {
-    stages: [createGuard({ trusted: createCidrSet(config.trusted_proxies), nextId: services.nextId }), route],
+    stages,
     upstreams,
     setHealth (name, healthy) {
       upstreams.get(name)?.states.setChecked(healthy)
@@ -109,9 +161,15 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
       for (const [name, u] of upstreams) out[name] = u.states.counters()
       return out
     },
+    ready: bans === undefined ? Promise.resolve() : bans.sync.start(),
+    bans,
     async close (graceMs) {
+      for (const c of counters) c.close()
       for (const u of upstreams.values()) u.states.close()
-      await Promise.all([...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) }))
+      await Promise.all([
+        bans?.sync.close(),
+        ...[...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) })
+      ])
     }
   }
 }

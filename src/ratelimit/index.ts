@@ -2,4 +2,5 @@
 export { ADMIT, type Decision, type Limiter, type RateRule } from './limiter.ts'
 export { createLocalLimiter, LocalBucket, type LocalLimiterOptions } from './local.ts'
 export { createSharedLimiter, type SharedLimiter, type SharedLimiterOptions, type LimiterLog } from './shared.ts'
-export { createRateLimit, keyReader, type RateLimitOptions } from './stage.ts'
+export { createRateLimit, keyReader, banSubject, type RateLimitOptions } from './stage.ts'
+export { createBanCounter, type BanCounter, type BanCounterOptions, type BanRule } from './ban-counter.ts'

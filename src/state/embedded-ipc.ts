@@ -2,7 +2,7 @@
 // is the worker's SharedState that forwards every call to it.
 import type { Serializable } from 'node:child_process'
 import type { Logger } from 'pino'
-import type { SharedState, TokenRequest, TokenResult, MessageHandler } from './shared-state.ts'
+import type { SharedState, TokenRequest, TokenResult, MessageHandler, ExpiringMember } from './shared-state.ts'
 import { StateUnavailableError } from './errors.ts'
 import { isStateEvent, isStateReply, isStateRequest, fromB64, toB64, type StateOp, type StateRequest, type StateReply, type StateEvent } from './ipc.ts'
 
@@ -36,6 +36,9 @@ export function attachStateWorker (store: SharedState, worker: IpcChannel, log?:
       case 'del': return await store.del(...r.keys)
       case 'incr': return await store.incr(r.key, r.by, r.ttlMs)
       case 'take': return await store.takeTokens(r.key, r.req)
+      case 'xadd': await store.addExpiring(r.key, r.member, r.expiresAtMs, r.nowMs); return null
+      case 'xlist': return await store.listExpiring(r.key, r.nowMs)
+      case 'xdel': return await store.removeExpiring(r.key, ...r.members)
       case 'publish': await store.publish(r.channel, fromB64(r.message)); return null
       case 'subscribe': {
         if (subs.has(r.channel)) return null
@@ -185,6 +188,18 @@ class IpcState implements SharedState {
 
   async takeTokens (key: string, req: TokenRequest): Promise<TokenResult> {
     return await this.#call({ op: 'take', key, req }) as TokenResult
+  }
+
+  async addExpiring (key: string, member: string, expiresAtMs: number, nowMs: number): Promise<void> {
+    await this.#call({ op: 'xadd', key, member, expiresAtMs, nowMs })
+  }
+
+  async listExpiring (key: string, nowMs: number): Promise<ExpiringMember[]> {
+    return await this.#call({ op: 'xlist', key, nowMs }) as ExpiringMember[]
+  }
+
+  async removeExpiring (key: string, ...members: string[]): Promise<number> {
+    return await this.#call({ op: 'xdel', key, members }) as number
   }
 
   async publish (channel: string, message: Uint8Array): Promise<void> {

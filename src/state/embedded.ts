@@ -1,8 +1,8 @@
 // The embedded store: SharedState in memory, for a single host without Redis. It lives in the primary; workers reach
 // it over IPC (embedded-ipc.ts), so all workers of a host share limits, sessions and bans.
-import type { SharedState, TokenRequest, TokenResult, MessageHandler } from './shared-state.ts'
+import type { SharedState, TokenRequest, TokenResult, MessageHandler, ExpiringMember } from './shared-state.ts'
 import { StateUnavailableError } from './errors.ts'
-import { takeFromBucket } from './token-bucket.ts'
+import { takeFromBucket, BUCKET_TTL_SLACK_MS } from './token-bucket.ts'
 
 export interface EmbeddedStoreOptions {
   /** Wall clock (ms) for expiry. Default Date.now. */
@@ -14,7 +14,8 @@ export interface EmbeddedStoreOptions {
 const BYTES = 0
 const COUNTER = 1
 const BUCKET = 2
-type Kind = typeof BYTES | typeof COUNTER | typeof BUCKET
+const EXPIRING = 3
+type Kind = typeof BYTES | typeof COUNTER | typeof BUCKET | typeof EXPIRING
 
 // One shape for every entry, so the map's values share a hidden class.
 class Entry {
@@ -23,14 +24,17 @@ class Entry {
   count: number
   tokens: number
   ts: number
+  /** An expiring set: member → expiry (the caller's wall clock, ms). */
+  members: Map<string, number> | undefined
   /** Absolute expiry (ms on the store's clock); Infinity: none. */
   exp: number
-  constructor (kind: Kind, bytes: Uint8Array | undefined, count: number, tokens: number, ts: number, exp: number) {
+  constructor (kind: Kind, bytes: Uint8Array | undefined, count: number, tokens: number, ts: number, exp: number, members?: Map<string, number>) {
     this.kind = kind
     this.bytes = bytes
     this.count = count
     this.tokens = tokens
     this.ts = ts
+    this.members = members
     this.exp = exp
   }
 }
@@ -122,6 +126,46 @@ export class EmbeddedStore implements SharedState {
     const { bucket, result, ttlMs } = takeFromBucket(prev, req)
     this.#map.set(key, new Entry(BUCKET, undefined, 0, bucket.tokens, bucket.ts, this.#now() + ttlMs))
     return result
+  }
+
+  async addExpiring (key: string, member: string, expiresAtMs: number, nowMs: number): Promise<void> {
+    this.#check()
+    const e = this.#live(key)
+    let m: Map<string, number>
+    if (e === undefined || e.kind !== EXPIRING || e.members === undefined) {
+      m = new Map()
+      this.#map.set(key, new Entry(EXPIRING, undefined, 0, 0, 0, Infinity, m))
+    } else {
+      m = e.members
+    }
+    let top = -Infinity
+    for (const [k, exp] of m) {
+      if (exp <= nowMs) m.delete(k)
+      else if (exp > top) top = exp
+    }
+    const cur = m.get(member)
+    if (cur === undefined || cur < expiresAtMs) m.set(member, expiresAtMs)
+    top = Math.max(top, m.get(member)!)
+    // The same rule as the Lua script: the key lives until its last member expires (caller's clock) plus slack.
+    this.#map.get(key)!.exp = this.#now() + Math.ceil(top - nowMs) + BUCKET_TTL_SLACK_MS
+  }
+
+  async listExpiring (key: string, nowMs: number): Promise<ExpiringMember[]> {
+    this.#check()
+    const e = this.#live(key)
+    if (e === undefined || e.members === undefined) return []
+    const out: ExpiringMember[] = []
+    for (const [member, expiresAtMs] of e.members) if (expiresAtMs > nowMs) out.push({ member, expiresAtMs })
+    return out.sort((a, b) => a.expiresAtMs - b.expiresAtMs)
+  }
+
+  async removeExpiring (key: string, ...members: string[]): Promise<number> {
+    this.#check()
+    const e = this.#live(key)
+    if (e === undefined || e.members === undefined) return 0
+    let n = 0
+    for (const m of members) if (e.members.delete(m)) n++
+    return n
   }
 
   async publish (channel: string, message: Uint8Array): Promise<void> {

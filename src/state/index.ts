@@ -2,7 +2,7 @@
 import type { Config } from '../config/index.ts'
 import type { RedisTarget } from './redis.ts'
 
-export type { SharedState, TokenRequest, TokenResult, MessageHandler } from './shared-state.ts'
+export type { SharedState, TokenRequest, TokenResult, MessageHandler, ExpiringMember } from './shared-state.ts'
 export { StateUnavailableError } from './errors.ts'
 export { createKeys, type KeySpace } from './keys.ts'
 export { createCodec, encode, decode, type Codec } from './codec.ts'

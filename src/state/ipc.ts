@@ -9,6 +9,9 @@ export type StateOp =
   | { readonly op: 'del', readonly keys: readonly string[] }
   | { readonly op: 'incr', readonly key: string, readonly by: number, readonly ttlMs: number }
   | { readonly op: 'take', readonly key: string, readonly req: TokenRequest }
+  | { readonly op: 'xadd', readonly key: string, readonly member: string, readonly expiresAtMs: number, readonly nowMs: number }
+  | { readonly op: 'xlist', readonly key: string, readonly nowMs: number }
+  | { readonly op: 'xdel', readonly key: string, readonly members: readonly string[] }
   | { readonly op: 'publish', readonly channel: string, readonly message: string }
   | { readonly op: 'subscribe', readonly channel: string }
   | { readonly op: 'unsubscribe', readonly channel: string }
@@ -16,7 +19,7 @@ export type StateOp =
 /** Worker → primary. `id` is unique per worker while the request is pending. */
 export type StateRequest = { readonly type: 'state', readonly id: number } & StateOp
 
-/** Primary → worker. `value` depends on the op: base64 or null, a list of those, a number, a TokenResult, or null. */
+/** Primary → worker. `value` depends on the op: base64 or null, a list of those, a number, a TokenResult, a list of ExpiringMember, or null. */
 export type StateReply =
   | { readonly type: 'state:reply', readonly id: number, readonly ok: true, readonly value: unknown }
   | { readonly type: 'state:reply', readonly id: number, readonly ok: false, readonly error: string }

@@ -2,9 +2,9 @@
 // Lua read-modify-write scripts, plus a subscriber connection opened on the first subscribe.
 import { Redis, Cluster } from 'ioredis'
 import type { Logger } from 'pino'
-import type { SharedState, TokenRequest, TokenResult, MessageHandler } from './shared-state.ts'
+import type { SharedState, TokenRequest, TokenResult, MessageHandler, ExpiringMember } from './shared-state.ts'
 import { StateUnavailableError, unavailable } from './errors.ts'
-import { TAKE_TOKENS_LUA, INCR_WINDOW_LUA } from './token-bucket.ts'
+import { TAKE_TOKENS_LUA, INCR_WINDOW_LUA, ADD_EXPIRING_LUA } from './token-bucket.ts'
 
 export type RedisTarget =
   | { readonly mode: 'single', readonly url: string }
@@ -25,6 +25,7 @@ type Client = Redis | Cluster
 interface Scripted {
   swyTakeTokens (key: string, rate: number, burst: number, want: number, now: number): Promise<[number, string, number]>
   swyIncrWindow (key: string, by: number, ttlMs: number): Promise<number>
+  swyAddExpiring (key: string, member: string, expiresAtMs: number, nowMs: number): Promise<number>
 }
 
 /** Reconnect quickly (50 ms, growing to 1 s) and forever: the state must come back without a restart. */
@@ -65,6 +66,7 @@ export async function createRedisState (o: RedisStateOptions): Promise<SharedSta
   }
   client.defineCommand('swyTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS_LUA })
   client.defineCommand('swyIncrWindow', { numberOfKeys: 1, lua: INCR_WINDOW_LUA })
+  client.defineCommand('swyAddExpiring', { numberOfKeys: 1, lua: ADD_EXPIRING_LUA })
   const store = new RedisState(client, log)
   await store.waitReady(o.readyTimeoutMs ?? 2000)
   return store
@@ -159,6 +161,33 @@ class RedisState implements SharedState {
       const [granted, tokens, retryAfterMs] = await this.#s.swyTakeTokens(key, req.ratePerSec, req.burst, req.want, req.nowMs)
       return { granted: Number(granted), tokens: Number(tokens), retryAfterMs: Number(retryAfterMs) }
     } catch (err) { throw unavailable(err, 'redis takeTokens') }
+  }
+
+  async addExpiring (key: string, member: string, expiresAtMs: number, nowMs: number): Promise<void> {
+    this.#check()
+    try {
+      await this.#s.swyAddExpiring(key, member, expiresAtMs, nowMs)
+    } catch (err) { throw unavailable(err, 'redis addExpiring') }
+  }
+
+  async listExpiring (key: string, nowMs: number): Promise<ExpiringMember[]> {
+    this.#check()
+    let flat: string[]
+    try {
+      // `(now`: strictly later than now, the same boundary the embedded store uses.
+      flat = await this.#c.zrangebyscore(key, `(${nowMs}`, '+inf', 'WITHSCORES')
+    } catch (err) { throw unavailable(err, 'redis listExpiring') }
+    const out: ExpiringMember[] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ member: flat[i]!, expiresAtMs: Number(flat[i + 1]) })
+    return out
+  }
+
+  async removeExpiring (key: string, ...members: string[]): Promise<number> {
+    this.#check()
+    if (members.length === 0) return 0
+    try {
+      return await this.#c.zrem(key, ...members)
+    } catch (err) { throw unavailable(err, 'redis removeExpiring') }
   }
 
   async publish (channel: string, message: Uint8Array): Promise<void> {

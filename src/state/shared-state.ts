@@ -23,9 +23,16 @@ export interface TokenResult {
 
 export type MessageHandler = (message: Uint8Array) => void
 
+/** One member of an expiring set and its absolute expiry (ms on the wall clock of whoever added it). */
+export interface ExpiringMember {
+  readonly member: string
+  readonly expiresAtMs: number
+}
+
 /**
  * Cluster-wide state. Keys are full names built with `createKeys()` (prefix + hash tag), so a store never rewrites
- * them. Each key holds one kind of value: bytes (get/set), a counter (incr) or a token bucket (takeTokens).
+ * them. Each key holds one kind of value: bytes (get/set), a counter (incr), a token bucket (takeTokens) or an
+ * expiring set (addExpiring/listExpiring/removeExpiring).
  *
  * Every method rejects with `StateUnavailableError` (code `SWY_STATE_UNAVAILABLE`) on a transport fault, within
  * about the configured command timeout, and never with anything else for one; the store reconnects by itself.
@@ -45,6 +52,16 @@ export interface SharedState {
   incr (key: string, by: number, ttlMs: number): Promise<number>
   /** Atomically refills the bucket at `key` up to `nowMs` and takes up to `want` tokens (token-bucket.ts). */
   takeTokens (key: string, req: TokenRequest): Promise<TokenResult>
+  /**
+   * Adds `member` to the expiring set at `key` until `expiresAtMs` (wall clock, ms). A member already there keeps
+   * the later of its two expiries. Members expired at `nowMs` are dropped on the way, and the key itself expires
+   * once its last member has (so a set of bans cleans itself up). One round trip, atomic (Lua on Redis).
+   */
+  addExpiring (key: string, member: string, expiresAtMs: number, nowMs: number): Promise<void>
+  /** The members of the expiring set at `key` still live at `nowMs`, soonest expiry first. */
+  listExpiring (key: string, nowMs: number): Promise<ExpiringMember[]>
+  /** Removes members from the expiring set at `key`; resolves how many were there (expired ones may count). */
+  removeExpiring (key: string, ...members: string[]): Promise<number>
   /** Delivers `message` to every subscriber of `channel`, in every process sharing this state (including this one). */
   publish (channel: string, message: Uint8Array): Promise<void>
   /** Calls `handler` for each message on `channel`; resolves once subscribed, to a function that unsubscribes. */

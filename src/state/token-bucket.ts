@@ -1,5 +1,6 @@
 // The token-bucket arithmetic, once in TypeScript (embedded store) and once in Lua (Redis), side by side so that a
 // change to one is made to the other; the shared contract suite checks that both give the same numbers.
+// The Redis store's other scripts (fixed window, expiring set) live here too.
 import type { TokenRequest, TokenResult } from './shared-state.ts'
 
 /** A bucket as stored: tokens at time `ts` (the caller's clock, ms). */
@@ -65,4 +66,23 @@ export const INCR_WINDOW_LUA = `
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return v
+`
+
+/**
+ * Expiring set as a sorted set scored by expiry. KEYS[1]: the set. ARGV: member, expiresAt, now (ms, caller's
+ * clock). Drops expired members, keeps the later expiry of a member, and lets the key expire with its last member
+ * (relative to the caller's clock, plus the same slack as buckets, since the server's clock may differ).
+ */
+export const ADD_EXPIRING_LUA = `
+local exp = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if (not cur) or tonumber(cur) < exp then redis.call('ZADD', KEYS[1], exp, ARGV[1]) end
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if top[2] then
+  local ttl = math.ceil(tonumber(top[2]) - now) + ${BUCKET_TTL_SLACK_MS}
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return 1
 `

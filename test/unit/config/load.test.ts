@@ -37,7 +37,7 @@ test('fills in every default', () => {
         passive: { failures: 5, eject_for: 10_000, max_eject_for: 300_000, max_ejected_percent: 50 }
       }
     },
-    routes: [{ match: { path: '/' }, upstream: 'api', strip_prefix: false }],
+    routes: [{ match: { path: '/' }, upstream: 'api', strip_prefix: false, allow: [], deny: [] }],
     trusted_proxies: [],
     headers: { hide: ['server', 'x-powered-by'], via: true, preserve_host: true },
     shutdown: { drain_timeout: 10_000 },
@@ -219,4 +219,23 @@ test('loadConfigFile applies overrides before validation, so their errors name t
 test('loadConfigFile refuses a missing file with the file name in the message', () => {
   assert.throws(() => loadConfigFile('/nonexistent/switchyard.yaml'),
     { code: 'SWY_CONFIG_INVALID', path: '', reason: 'cannot read the file: no such file', message: /^\/nonexistent\/switchyard\.yaml: invalid configuration/ })
+})
+
+test('rate_limit.ban: defaults filled in, durations in ms, action 403 also as a string', () => {
+  const config = loadConfig({
+    ...minimal(),
+    routes: [
+      { upstream: 'api', rate_limit: { rate: '10/s', ban: { after: 5 } } },
+      { upstream: 'api', rate_limit: { key: 'header:X-User', rate: '10/s', ban: { after: 2, within: '10s', for: '2s', action: '403' } } },
+      { upstream: 'api', rate_limit: { rate: '10/s', ban: { after: 1, action: 'close' } } },
+      { upstream: 'api', rate_limit: { rate: '10/s' } }
+    ]
+  })
+  assert.deepEqual(config.routes.map((r) => r.rate_limit?.ban), [
+    { after: 5, within: 60_000, for: 600_000, action: 403 },
+    { after: 2, within: 10_000, for: 2000, action: 403 },
+    { after: 1, within: 60_000, for: 600_000, action: 'close' },
+    undefined
+  ])
+  assert.equal(Object.hasOwn(config.routes[3]!.rate_limit!, 'ban'), false)
 })

@@ -130,6 +130,44 @@ export function stateContract (name: string, open: () => Promise<StateUnderTest>
       assert.ok(results.every((r) => r.granted >= 0 && r.granted <= 2))
     })
 
+    test('expiring set: add, list live members soonest first, keep the later expiry, remove', async () => {
+      const key = k.key('bans', 'set')
+      const t0 = Date.now()
+      await h.state.addExpiring(key, 'ip 10.0.0.1', t0 + 60_000, t0)
+      await h.state.addExpiring(key, 'header:x-user al ice', t0 + 30_000, t0)
+      await h.state.addExpiring(key, 'ip ::1', t0 + 90_000, t0)
+      // An earlier expiry does not shorten a member; a later one extends it.
+      await h.state.addExpiring(key, 'ip 10.0.0.1', t0 + 10_000, t0)
+      await h.state.addExpiring(key, 'ip ::1', t0 + 120_000, t0)
+      assert.deepEqual(await h.state.listExpiring(key, t0), [
+        { member: 'header:x-user al ice', expiresAtMs: t0 + 30_000 },
+        { member: 'ip 10.0.0.1', expiresAtMs: t0 + 60_000 },
+        { member: 'ip ::1', expiresAtMs: t0 + 120_000 }
+      ])
+      // Listing at a later time leaves out what has expired by then (the boundary itself is expired).
+      assert.deepEqual((await h.state.listExpiring(key, t0 + 60_000)).map((m) => m.member), ['ip ::1'])
+      if (h.other !== undefined) assert.equal((await h.other.listExpiring(key, t0)).length, 3, 'seen by the other client')
+      assert.equal(await h.state.removeExpiring(key, 'ip ::1', 'ip never'), 1)
+      assert.equal(await h.state.removeExpiring(key), 0)
+      assert.deepEqual((await h.state.listExpiring(key, t0)).map((m) => m.member), ['header:x-user al ice', 'ip 10.0.0.1'])
+      assert.deepEqual(await h.state.listExpiring(k.key('bans', 'missing'), t0), [])
+    })
+
+    test('expiring set: adding prunes expired members, and the key goes once its last member has expired', async () => {
+      const key = k.key('bans', 'short')
+      const t0 = Date.now()
+      await h.state.addExpiring(key, 'old', t0 + 50, t0)
+      await h.state.addExpiring(key, 'new', t0 + 60_000, t0 + 100)
+      // Removing the pruned member finds nothing: it was dropped by the second add, not just hidden by the list.
+      assert.equal(await h.state.removeExpiring(key, 'old'), 0)
+      const gone = k.key('bans', 'gone')
+      await h.state.addExpiring(gone, 'a', Date.now() + 100, Date.now())
+      // Listing as of time 0 shows members whatever their expiry: what the store still physically holds.
+      assert.equal((await h.state.listExpiring(gone, 0)).length, 1)
+      // The key's own TTL is the last expiry plus a second of slack for clock skew between hosts.
+      await waitFor(async () => (await h.state.listExpiring(gone, 0)).length === 0, 'the set to expire', 5000, 50)
+    })
+
     test('publish reaches every subscriber of the channel, as bytes; unsubscribe stops delivery', async () => {
       const ch = k.channel('events')
       const fence = k.channel('fence')
