@@ -2,7 +2,7 @@
 // A reload builds a whole new runtime and swaps one reference; the old one closes after it drains.
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.ts'
-import { createStrategy, type Random, type Target } from '../balancer/index.ts'
+import { createStrategy, createSticky, type Random, type Sticky, type Target } from '../balancer/index.ts'
 import { createRouter } from '../router/index.ts'
 import { createGuard } from '../guard/index.ts'
 import { createCidrSet } from '../net/cidr.ts'
@@ -17,12 +17,14 @@ export interface RuntimeServices {
   readonly log: Logger
   readonly random: Random
   readonly nextId: () => string
-  /** Cluster-wide state (Redis or the primary's embedded store): rate-limit buckets. */
+  /** Cluster-wide state (Redis or the primary's embedded store): rate-limit buckets, sticky-session maps. */
   readonly state: SharedState
   /** Worker processes on this host: the rate limiter's fallback share and lease sizing. */
   readonly workers: number
   /** Wall clock in ms for the rate limiter (shared buckets compare it across hosts). Default Date.now. */
   readonly now?: () => number
+  /** Random bytes for sticky session ids. Default crypto.randomFillSync. */
+  readonly randomFill?: (buf: Uint8Array) => void
 }
 
 export interface Runtime {
@@ -41,27 +43,49 @@ interface CompiledRoute {
 }
 
 export function buildRuntime (config: Config, services: RuntimeServices): Runtime {
+  const keys = createKeys(config.state?.prefix ?? 'swy')
+  const now = services.now ?? Date.now
   const upstreams = new Map<string, UpstreamRuntime>()
+  const stickies = new Map<string, Sticky>()
   for (const [name, u] of Object.entries(config.upstreams)) {
     const targets: Target[] = u.servers.map((s, index) => ({ index, url: s.url, weight: s.weight, inflight: 0, healthy: true }))
+    let strategy = createStrategy(u.balance, targets, { random: services.random, hashBy: u.hash?.by ?? 'ip' })
+    if (u.sticky !== undefined) {
+      const sticky = createSticky({
+        config: u.sticky,
+        strategy,
+        targets,
+        state: services.state,
+        key: (session) => keys.key('sticky', `${name}|${session}`),
+        channel: keys.channel(`sticky:${name}`),
+        now,
+        log: services.log.child({ upstream: name, concept: 'sticky' }),
+        ...(services.randomFill === undefined ? {} : { randomFill: services.randomFill })
+      })
+      stickies.set(name, sticky)
+      // Retries of a request with a session go where every other worker would move it.
+      strategy = sticky.strategy
+    }
     upstreams.set(name, {
       name,
       targets,
       pools: createPools(u),
       hosts: u.servers.map((s) => new URL(s.url).host),
-      strategy: createStrategy(u.balance, targets, { random: services.random, hashBy: u.hash?.by ?? 'ip' }),
+      strategy,
       retries: u.retries
     })
   }
   const requestHeaders = { preserveHost: config.headers.preserve_host, via: config.headers.via }
   const filterResponse = createResponseHeaderFilter({ hide: config.headers.hide, via: config.headers.via })
 
-  const keys = createKeys(config.state?.prefix ?? 'swy')
-  const now = services.now ?? Date.now
   const routes = config.routes.map((r): CompiledRoute => {
     const upstream = upstreams.get(r.upstream)!
     const id = r.match.host === undefined ? r.match.path : `${r.match.host}${r.match.path}`
-    const stages: Stage[] = [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
+    const sticky = stickies.get(r.upstream)
+    // A sticky upstream's stage replaces the balance stage, and its filter the plain one: others run exactly as before.
+    const stages: Stage[] = sticky === undefined
+      ? [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
+      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: sticky.filter(filterResponse) })]
     const rl = r.rate_limit
     if (rl !== undefined) {
       const limiter = createSharedLimiter({
@@ -94,7 +118,10 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
     stages: [createGuard({ trusted: createCidrSet(config.trusted_proxies), nextId: services.nextId }), route],
     upstreams,
     async close (graceMs) {
-      await Promise.all([...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) }))
+      await Promise.all([
+        ...[...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) }),
+        ...[...stickies.values()].map(async (s) => { await s.close() })
+      ])
     }
   }
 }

@@ -21,10 +21,14 @@ export interface UpstreamRuntime {
 export interface ForwardOptions {
   readonly upstream: UpstreamRuntime
   readonly requestHeaders: RequestHeaderOptions
-  readonly filterResponse: (raw: readonly Buffer[], requestId: string) => ResponseHead
+  /**
+   * The client's response head from the backend's raw headers. Sticky upstreams wrap the plain filter (which ignores
+   * `ex`) to learn Set-Cookie and append their own cookie: chosen at build time, so other upstreams pay nothing.
+   */
+  readonly filterResponse: (raw: readonly Buffer[], requestId: string, ex: Exchange) => ResponseHead
 }
 
-/** Picks the server. A separate stage so that sticky sessions and health can sit in front of the strategy. */
+/** Picks the server. A separate stage so that health can sit in front of the strategy; sticky upstreams replace it. */
 export function createBalance (upstream: UpstreamRuntime): Stage {
   return {
     name: 'balance',
@@ -105,7 +109,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const ex = this.#ex
     if (ex.aborted) return false
     this.#started = true
-    const head = this.#o.filterResponse(rawHeaders, ex.requestId)
+    const head = this.#o.filterResponse(rawHeaders, ex.requestId, ex)
     ex.status = statusCode
     ex.downstream.onDrain = resume
     ex.downstream.start(statusCode, head.headers, head.length)
