@@ -121,7 +121,9 @@ export function createSticky (o: StickyOptions): Sticky {
           const t = ex.target!
           if (ex.session === null) {
             const id = table.mint(t)
-            table.remember(id, t.url, false)
+            // Not stored yet: the id hashes to t, where a follow-up without a mapping goes, and that follow-up stores
+            // it. So a client that never returns the cookie (no cookie jar: bots, probes) costs no state write.
+            if (table.pickFor(id) !== t) table.remember(id, t.url, false)
             head.headers.push('set-cookie', `${name}=${id}${suffix}`)
           } else if (settle(ex, t.url)) {
             // Re-sent whenever the mapping is written, so the cookie's Max-Age slides with the map's TTL.

@@ -138,8 +138,14 @@ test('a first request gets a cookie; follow-ups on either worker reach the same 
   const id = idOf(first.setCookie[0]!)
   const server = first.ex.target!
   assert.ok(!first.setCookie[0]!.includes('10.0.0'), 'the cookie never names the backend')
-  assert.equal(Buffer.from((await flaky.store.get(keys.key('sticky', `web|${id}`)))!).toString(), server.url)
+  // Nothing stored for a session nobody came back with (a client without a cookie jar costs no write).
+  assert.deepEqual(flaky.calls, [])
 
+  // The first follow-up finds no mapping, follows the id's hash to the same server, and stores it.
+  const back = await send(a, `SWY=${id}`)
+  assert.equal(back.verdict, 'async')
+  assert.equal(back.ex.target, server)
+  assert.equal(Buffer.from((await flaky.store.get(keys.key('sticky', `web|${id}`)))!).toString(), server.url)
   // a wrote the mapping: its copy is trusted, so its follow-ups are synchronous and write nothing.
   for (let i = 0; i < 5; i++) {
     const r = await send(a, `SWY=${id}`)
@@ -158,7 +164,18 @@ test('a first request gets a cookie; follow-ups on either worker reach the same 
     assert.equal(r.ex.target, b.targets[server.index])
   }
   assert.equal(b.sticky.table.reads, 1)
-  assert.equal(flaky.calls.filter((c) => c === 'set').length, 2)
+  assert.deepEqual(flaky.calls.filter((c) => c !== 'get'), ['set', 'set'])
+})
+
+test('a mapping that differs from the id\'s hash is what counts, on every worker', async () => {
+  const clock = new Clock()
+  const flaky = new Flaky(clock.now)
+  const a = worker(flaky, clock, cookieConfig(), 1)
+  const b = worker(flaky, clock, cookieConfig(), 2)
+  const id = 'BBBBBBBBBBBBBBBBBBBBBB'
+  const other = a.targets.find((t) => t !== a.sticky.table.pickFor(id))!
+  await flaky.store.set(keys.key('sticky', `web|${id}`), Buffer.from(other.url), TTL)
+  for (const w of [a, b, a, b]) assert.equal((await send(w, `SWY=${id}`)).ex.target!.index, other.index)
 })
 
 test('renewal: at most one state write per session per worker per ttl/2, and the cookie slides with it', async () => {
@@ -166,6 +183,7 @@ test('renewal: at most one state write per session per worker per ttl/2, and the
   const flaky = new Flaky(clock.now)
   const a = worker(flaky, clock, cookieConfig(), 1)
   const id = idOf((await send(a)).setCookie[0]!)
+  await send(a, `SWY=${id}`) // stores it
   let writes = a.sticky.table.writes
   for (let i = 0; i < 10; i++) {
     clock.advance(TTL / 20)
@@ -225,6 +243,8 @@ test('a failed connection: the retry goes where every worker would move the sess
   const b = worker(flaky, clock, cookieConfig(), 2)
   await tick()
   const id = idOf((await send(a)).setCookie[0]!)
+  await send(a, `SWY=${id}`)
+  await send(b, `SWY=${id}`)
   const ex = exchange(`SWY=${id}`)
   await a.sticky.stage.run(ex)
   const first = ex.target!
@@ -327,7 +347,10 @@ test('cache is bounded per worker', async () => {
     randomFill: seededFill(3),
     maxSessions: 5
   })
-  for (let i = 0; i < 50; i++) await send({ sticky, log, targets })
+  for (let i = 0; i < 50; i++) {
+    const w = { sticky, log, targets }
+    await send(w, `SWY=${idOf((await send(w)).setCookie[0]!)}`)
+  }
   assert.equal(sticky.table.size, 5)
 })
 
