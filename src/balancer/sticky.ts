@@ -162,6 +162,11 @@ export class SessionTable {
       this.#ok()
       const now = this.#now()
       const old = this.#map.get(id)
+      // A mapping this worker made while state was down is newer than anything state holds: keep it, write it next.
+      if (old !== undefined && old.dirty) {
+        old.until = now + this.#trustMs
+        return old
+      }
       if (v === undefined) {
         // Shared state lost it (a Redis restarted empty, a write made while it was down) but this worker saw it
         // within ttl: keep the copy and write it back rather than lose the session. Older copies are dropped.
