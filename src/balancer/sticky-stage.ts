@@ -99,6 +99,8 @@ export function createSticky (o: StickyOptions): Sticky {
     const id = ex.session
     if (id === null || (ex.sessionFlags & FALLBACK) !== 0) return false
     if (ex.sessionUrl !== url) {
+      // Concurrent requests of one session: the first response recorded it (or its announcement arrived).
+      if (table.holds(id, url)) return false
       // Whichever server answered is the session's server now (HAProxy's `option redispatch`); a change is announced.
       table.remember(id, url, ex.sessionUrl !== null)
       return true

@@ -132,6 +132,12 @@ export class SessionTable {
     return this.#byUrl.get(url)
   }
 
+  /** True when this worker's trusted copy already maps `id` to `url` and is in shared state: nothing to write. */
+  holds (id: string, url: string): boolean {
+    const e = this.#map.get(id)
+    return e !== undefined && e.url === url && !e.dirty && e.until > this.#now()
+  }
+
   /** This worker's copy of a mapping, whatever its age (tests, learn mode's change check). */
   peek (id: string): Entry | undefined {
     return this.#map.get(id)

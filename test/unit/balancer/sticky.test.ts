@@ -312,6 +312,46 @@ test('state down: no failure, known sessions stay, unknown ids follow their hash
   assert.equal(Buffer.from((await flaky.store.get(keys.key('sticky', `web|${freshId}`)))!).toString(), fresh.ex.target!.url)
 })
 
+test('a move made while state was down wins over the stale shared value, and is written and announced after', async () => {
+  const clock = new Clock()
+  const flaky = new Flaky(clock.now)
+  const a = worker(flaky, clock, cookieConfig(), 1)
+  const b = worker(flaky, clock, cookieConfig(), 2)
+  await tick()
+  const id = idOf((await send(a)).setCookie[0]!)
+  const s = (await send(a, `SWY=${id}`)).ex.target!
+  await send(b, `SWY=${id}`)
+
+  flaky.down = true
+  clock.advance(TTL) // copies no longer trusted
+  a.targets[s.index]!.healthy = false
+  const moved = await send(a, `SWY=${id}`)
+  const to = moved.ex.target!
+  assert.notEqual(to.index, s.index)
+  assert.equal(a.sticky.table.peek(id)?.dirty, true)
+
+  flaky.down = false
+  a.targets[s.index]!.healthy = true // back, but the session lives on `to` now
+  clock.advance(TTL) // past the retry pause, and past trust again: a re-reads state, which still says s
+  await flaky.store.set(keys.key('sticky', `web|${id}`), Buffer.from(s.url), TTL) // (renewed meanwhile by another host)
+  const after = await send(a, `SWY=${id}`)
+  assert.equal(after.ex.target, to)
+  assert.equal(after.setCookie.length, 1)
+  await tick()
+  assert.equal(Buffer.from((await flaky.store.get(keys.key('sticky', `web|${id}`)))!).toString(), to.url)
+  assert.equal(b.sticky.table.peek(id)?.url, to.url, 'the delayed move was announced')
+})
+
+test('concurrent first follow-ups of one session read once and write once', async () => {
+  const clock = new Clock()
+  const flaky = new Flaky(clock.now)
+  const a = worker(flaky, clock, cookieConfig(), 1)
+  const id = idOf((await send(a)).setCookie[0]!)
+  const all = await Promise.all(Array.from({ length: 8 }, async () => await send(a, `SWY=${id}`)))
+  assert.equal(new Set(all.map((r) => r.ex.target)).size, 1)
+  assert.deepEqual(flaky.calls, ['get', 'set'])
+})
+
 test('learn mode: the backend\'s Set-Cookie maps its session to the server that answered, on every worker', async () => {
   const clock = new Clock()
   const flaky = new Flaky(clock.now)
