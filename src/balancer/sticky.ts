@@ -51,12 +51,15 @@ export class Entry {
   announce: boolean
   /** Just read from shared state: the next request renews its TTL there (sliding expiry). */
   fresh: boolean
-  constructor (url: string, until: number) {
+  /** The table's epoch when the copy was written or read: a copy from before an outage is checked again after it. */
+  epoch: number
+  constructor (url: string, until: number, epoch: number) {
     this.url = url
     this.until = until
     this.dirty = false
     this.announce = false
     this.fresh = false
+    this.epoch = epoch
   }
 }
 
@@ -85,6 +88,8 @@ export class SessionTable {
   readonly #totalWeight: number
   #degradedUntil = 0
   #degraded = false
+  /** Bumped when shared state comes back: every copy is read again once (Redis may have restarted empty). */
+  #epoch = 0
   #lastWarn = -Infinity
   #subscribed = false
   #subscribing = false
@@ -151,7 +156,7 @@ export class SessionTable {
     const now = this.#now()
     const e = this.#map.get(id)
     const paused = now < this.#degradedUntil
-    if (e !== undefined && (e.until > now || paused)) return e
+    if (e !== undefined && ((e.until > now && e.epoch === this.#epoch) || paused)) return e
     if (paused) return UNAVAILABLE
     let p = this.#loading.get(id)
     if (p === undefined) {
@@ -171,6 +176,7 @@ export class SessionTable {
       // A mapping this worker made while state was down is newer than anything state holds: keep it, write it next.
       if (old !== undefined && old.dirty) {
         old.until = now + this.#trustMs
+        old.epoch = this.#epoch
         return old
       }
       if (v === undefined) {
@@ -179,6 +185,7 @@ export class SessionTable {
         if (old !== undefined && now - (old.until - this.#trustMs) <= this.#ttl) {
           old.dirty = true
           old.until = now + this.#trustMs
+          old.epoch = this.#epoch
           return old
         }
         if (old !== undefined) this.#map.delete(id)
@@ -251,7 +258,7 @@ export class SessionTable {
         const oldest = this.#map.keys().next()
         if (oldest.done !== true) this.#map.delete(oldest.value)
       }
-      e = new Entry(url, now + this.#trustMs)
+      e = new Entry(url, now + this.#trustMs, this.#epoch)
     } else {
       // Re-inserted at the end: eviction takes the entries written or read longest ago.
       this.#map.delete(id)
@@ -260,6 +267,7 @@ export class SessionTable {
       e.dirty = false
       e.announce = false
       e.fresh = false
+      e.epoch = this.#epoch
     }
     this.#map.set(id, e)
     return e
@@ -278,6 +286,7 @@ export class SessionTable {
     e.dirty = false
     e.announce = false
     e.fresh = false
+    e.epoch = this.#epoch
   }
 
   #subscribe (): void {
@@ -299,6 +308,7 @@ export class SessionTable {
     if (!this.#degraded) return
     this.#degraded = false
     this.#degradedUntil = 0
+    this.#epoch++
     this.#log.info({ faults: this.faults }, 'sticky: shared state is back; sessions are cluster-wide again')
   }
 

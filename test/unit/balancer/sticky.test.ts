@@ -342,6 +342,30 @@ test('a move made while state was down wins over the stale shared value, and is 
   assert.equal(b.sticky.table.peek(id)?.url, to.url, 'the delayed move was announced')
 })
 
+test('Redis restarted empty: after the outage each copy is read again once, and written back', async () => {
+  const clock = new Clock()
+  const flaky = new Flaky(clock.now)
+  const a = worker(flaky, clock, cookieConfig(), 1)
+  const id = idOf((await send(a)).setCookie[0]!)
+  const server = (await send(a, `SWY=${id}`)).ex.target!
+  const key = keys.key('sticky', `web|${id}`)
+  const other = 'CCCCCCCCCCCCCCCCCCCCCC' // a session this worker never saw, to meet the outage
+  flaky.down = true
+  await send(a, `SWY=${other}`)
+  await flaky.store.del(key) // the restarted Redis is empty
+  flaky.down = false
+  clock.advance(1000)
+  await send(a, `SWY=${other}`) // the first state call that succeeds: back in shared mode
+  assert.equal(a.sticky.table.mode, 'shared')
+  // The copy of id is still within its ttl/2 of trust, but predates the outage: it is read again, and written back.
+  const r = await send(a, `SWY=${id}`)
+  assert.equal(r.verdict, 'async')
+  assert.equal(r.ex.target, server)
+  await tick()
+  assert.equal(Buffer.from((await flaky.store.get(key))!).toString(), server.url)
+  assert.equal((await send(a, `SWY=${id}`)).verdict, 'sync', 'once checked, trusted again')
+})
+
 test('concurrent first follow-ups of one session read once and write once', async () => {
   const clock = new Clock()
   const flaky = new Flaky(clock.now)
