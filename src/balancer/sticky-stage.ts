@@ -29,6 +29,11 @@ export interface Sticky {
   /** For the upstream stage's retries: a request with a session moves along the ring of its id, like every worker. */
   readonly strategy: Strategy
   readonly table: SessionTable
+  /**
+   * For the upstream stage, when a request of a session gives up on a server it could not connect to (a POST, or no
+   * retry left): the session moves along the ring now, so its next request does not fail there again.
+   */
+  unreachable (ex: Exchange, target: Target): void
   /** Wraps the plain response-header filter with this upstream's recording (and, in cookie mode, its Set-Cookie). */
   filter<H extends { readonly headers: Array<string | Uint8Array> }> (base: (raw: readonly Buffer[], requestId: string) => H): (raw: readonly Buffer[], requestId: string, ex: Exchange) => H
   close (): Promise<void>
@@ -116,6 +121,15 @@ export function createSticky (o: StickyOptions): Sticky {
     stage,
     strategy,
     table,
+    unreachable (ex, target) {
+      const id = ex.session
+      if (id === null) return
+      const exclude = new Set(ex.tried)
+      exclude.add(target)
+      const next = table.pickFor(id, exclude)
+      // Not confirmed by an answer yet; the next request's response confirms it or moves the session again.
+      if (next !== undefined) table.remember(id, next.url, true)
+    },
     filter (base) {
       if (cookieMode) {
         return (raw, requestId, ex) => {

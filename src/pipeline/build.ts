@@ -85,7 +85,7 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
     // A sticky upstream's stage replaces the balance stage, and its filter the plain one: others run exactly as before.
     const stages: Stage[] = sticky === undefined
       ? [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
-      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: sticky.filter(filterResponse) })]
+      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: sticky.filter(filterResponse), onUnreachable: sticky.unreachable })]
     const rl = r.rate_limit
     if (rl !== undefined) {
       const limiter = createSharedLimiter({

@@ -26,6 +26,11 @@ export interface ForwardOptions {
    * `ex`) to learn Set-Cookie and append their own cookie: chosen at build time, so other upstreams pay nothing.
    */
   readonly filterResponse: (raw: readonly Buffer[], requestId: string, ex: Exchange) => ResponseHead
+  /**
+   * Run when a request gives up on a server it could not connect to (refused or connect timeout) with no retry left
+   * or allowed: sticky sessions move off it. Only on that error path.
+   */
+  readonly onUnreachable?: (ex: Exchange, target: Target) => void
 }
 
 /** Picks the server. A separate stage so that health can sit in front of the strategy; sticky upstreams replace it. */
@@ -141,6 +146,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       const next = this.#o.upstream.strategy.pick(ex, tried)
       if (next !== undefined) { send(ex, next, this.#o); return }
     }
+    if (!this.#started && c.retryable && c.code !== 'SWY_UPSTREAM_RESET') this.#o.onUnreachable?.(ex, this.#target)
     // Once a body byte went out the client can only see a cut; before that it still gets an honest 502/504.
     ex.fail(new UpstreamError(c.code, this.#target.url, c.retryable, err), this.#started && ex.bytesSent > 0)
   }

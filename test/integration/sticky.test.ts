@@ -99,6 +99,21 @@ test('issued cookie: the first answer sets it; 20 follow-ups reach the same serv
   assert.ok(others.size >= 2, `new sessions went to ${[...others].join(', ')}`)
 })
 
+test('a POST (never retried) to a dead mapped server gets 502 once; the session has moved for its next request', async (t) => {
+  const named = await startNamed(t, ['a', 'b', 'c'])
+  const proxy = await startProxy(t, config(named, { cookie: 'SWY' }, { workers: 1 }))
+  const first = await get(proxy)
+  const cookie = cookiePair(first.setCookie[0]!)
+  assert.equal((await get(proxy, cookie)).body, first.body)
+  await named.find((n) => n.name === first.body)!.backend.close()
+  const post = async (): Promise<{ status: number, body: string }> => await request(`${proxy.url}/`, { method: 'POST', headers: { cookie }, body: 'x' })
+  assert.equal((await post()).status, 502)
+  const next = await post()
+  assert.equal(next.status, 200)
+  assert.notEqual(next.body, first.body)
+  for (let i = 0; i < 5; i++) assert.equal((await post()).body, next.body)
+})
+
 test('learn mode: the backend\'s JSESSIONID keeps its session on the server that set it', async (t) => {
   const named = await startNamed(t, ['a', 'b', 'c'], true)
   const proxy = await startProxy(t, config(named, { learn: 'JSESSIONID', ttl: '10m' }))

@@ -262,6 +262,30 @@ test('a failed connection: the retry goes where every worker would move the sess
   assert.equal(b.sticky.table.peek(id)?.url, next.url)
 })
 
+test('a request that gives up on an unreachable server (no retry) moves its session for the next request', async () => {
+  const clock = new Clock()
+  const flaky = new Flaky(clock.now)
+  const a = worker(flaky, clock, cookieConfig(), 1)
+  const b = worker(flaky, clock, cookieConfig(), 2)
+  await tick()
+  const id = idOf((await send(a)).setCookie[0]!)
+  const s = (await send(a, `SWY=${id}`)).ex.target!
+  await send(b, `SWY=${id}`)
+  const ex = exchange(`SWY=${id}`)
+  await a.sticky.stage.run(ex)
+  assert.equal(ex.target, s)
+  a.sticky.unreachable(ex, s) // e.g. a POST refused: no retry, the client got a 502
+  const to = a.sticky.table.pickFor(id, new Set([s]))!
+  await tick()
+  assert.equal((await send(a, `SWY=${id}`)).ex.target, to)
+  assert.equal((await send(b, `SWY=${id}`)).ex.target!.index, to.index, 'announced')
+  // A request without a session has nothing to move.
+  const none = exchange()
+  await a.sticky.stage.run(none)
+  a.sticky.unreachable(none, none.target!)
+  assert.equal(a.sticky.table.size, 1)
+})
+
 test('a mapping to a server no longer in the config moves the session', async () => {
   const clock = new Clock()
   const flaky = new Flaky(clock.now)
