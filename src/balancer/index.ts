@@ -9,6 +9,9 @@ import { createHash } from './hash.js'
 
 export type { PickContext, Random, Strategy, Target } from './strategy.js'
 export type { HashOptions } from './hash.js'
+export { hashString } from './hash.js'
+export { SessionTable, createSessionTable, UNKNOWN, UNAVAILABLE, type SessionTableOptions, type StickyLog, type Entry as StickyEntry, type Miss } from './sticky.js'
+export { createSticky, setCookieValue, RENEW, FALLBACK, type Sticky, type StickyOptions } from './sticky-stage.js'
 
 /** Every strategy name, e.g. for the config schema's enum. */
 export const BALANCE_KINDS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'] as const

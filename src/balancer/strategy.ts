@@ -22,6 +22,8 @@ export interface PickContext {
   header (name: string): string | undefined
   /** Value of a request cookie, or undefined. */
   cookie (name: string): string | undefined
+  /** The sticky session id in play (sticky upstreams only); a retry then moves the session deterministically. */
+  readonly session?: string | null
 }
 
 export interface Strategy {

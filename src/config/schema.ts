@@ -127,6 +127,56 @@ const passive = z.strictObject({
   max_ejected_percent: z.number().int().min(0).max(100).default(50)
 })
 
+const COOKIE_NAME_REASON = 'must be a cookie name: an RFC 6265 token (letters, digits and !#$%&\'*+.^_`|~-)'
+// RFC 6265 §4.1.1 path-value: any CHAR except CTLs and ';' (spaces refused too, so the attribute needs no quoting).
+const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
+const COOKIE_ONLY = ['secure', 'http_only', 'same_site', 'path'] as const
+
+/**
+ * Sticky sessions: requests of one session keep reaching the server that served it first. Exactly one of `cookie`
+ * (Switchyard issues the cookie) or `learn` (the backend's own session cookie is learned from its Set-Cookie).
+ */
+const sticky = z.strictObject({
+  /** Name of the cookie Switchyard issues: a random, opaque session id (never the server's address). */
+  cookie: z.string().regex(HEADER_NAME, COOKIE_NAME_REASON).optional(),
+  /**
+   * Name of the backend's session cookie (e.g. `JSESSIONID`). Its value in a response's Set-Cookie is mapped to the
+   * server that answered; later requests carrying it go there (as HAProxy's `stick on` / `appsession`).
+   */
+  learn: z.string().regex(HEADER_NAME, COOKIE_NAME_REASON).optional(),
+  /**
+   * How long an idle session's mapping is kept (sliding: each worker renews it at most once per ttl/2, so a session
+   * idle for less than ttl/2 never expires). Also the issued cookie's Max-Age.
+   */
+  ttl: duration('30m').refine((ms) => ms >= 1000, 'must be at least 1s'),
+  /** With `cookie`: add `Secure` to the issued cookie (sent over HTTPS only). */
+  secure: z.boolean().optional(),
+  /** With `cookie`: add `HttpOnly` (scripts cannot read the cookie). Default true. */
+  http_only: z.boolean().optional(),
+  /** With `cookie`: the cookie's SameSite: `lax` (default), `strict` or `none` (`none` requires `secure: true`). */
+  same_site: z.enum(['lax', 'strict', 'none']).optional(),
+  /** With `cookie`: the cookie's Path. Default `/`. */
+  path: z.string().regex(COOKIE_PATH, 'must be a cookie path: starts with / and has no spaces, ; or control characters').optional()
+}).superRefine((s, ctx) => {
+  if ((s.cookie === undefined) === (s.learn === undefined)) ctx.addIssue({ code: 'custom', message: 'set exactly one of cookie or learn' })
+  if (s.learn !== undefined) {
+    for (const k of COOKIE_ONLY) {
+      if (s[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'is only used with sticky.cookie (learn mode sets no cookie of its own)' })
+    }
+  }
+  if (s.same_site === 'none' && s.secure !== true) {
+    ctx.addIssue({ code: 'custom', path: ['same_site'], message: 'none requires secure: true (browsers drop SameSite=None cookies without Secure)' })
+  }
+}).transform((s) => ({
+  mode: s.cookie !== undefined ? 'cookie' as const : 'learn' as const,
+  name: s.cookie ?? s.learn ?? '',
+  ttl: s.ttl,
+  secure: s.secure ?? false,
+  httpOnly: s.http_only ?? true,
+  sameSite: s.same_site ?? 'lax',
+  path: s.path ?? '/'
+}))
+
 const upstream = z.strictObject({
   /** How a server is picked for each request. */
   balance: z.enum(BALANCE).default('round-robin'),
@@ -157,7 +207,9 @@ const upstream = z.strictObject({
   /** Active health checks, run by the primary once per host. Absent: servers are always considered healthy. */
   health: health.optional(),
   /** Passive (outlier) detection in each worker, from the requests themselves. On by default. */
-  passive: passive.prefault({})
+  passive: passive.prefault({}),
+  /** Sticky sessions (see README "Sticky sessions"): `{ cookie: NAME, ttl: 30m }` or `{ learn: APP_COOKIE, ttl: 30m }`. */
+  sticky: sticky.optional()
 })
 
 const RATE = 'must be a rate such as 100/s, 600/m or 1000/h'
@@ -352,6 +404,7 @@ export type ConfigInput = z.input<typeof configSchema>
 /** The validated, normalised config (durations in ms, sizes in bytes). */
 export type Config = z.output<typeof configSchema>
 export type UpstreamConfig = Config['upstreams'][string]
+export type StickyConfig = NonNullable<UpstreamConfig['sticky']>
 export type RouteConfig = Config['routes'][number]
 
 /**

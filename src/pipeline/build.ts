@@ -2,7 +2,7 @@
 // A reload builds a whole new runtime and swaps one reference; the old one closes after it drains.
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.ts'
-import { createStrategy, type Random, type Target } from '../balancer/index.ts'
+import { createStrategy, createSticky, type Random, type Sticky, type Target } from '../balancer/index.ts'
 import { createServerStates, type EjectionEvent, type ServerCounters } from '../health/index.ts'
 import { createRouter } from '../router/index.ts'
 import { createGuard, createAccess, createBanCheck, createBanSync, formatBan, BanTable, type BanSync } from '../guard/index.ts'
@@ -18,7 +18,7 @@ export interface RuntimeServices {
   readonly log: Logger
   readonly random: Random
   readonly nextId: () => string
-  /** Cluster-wide state (Redis or the primary's embedded store): rate-limit buckets, ban counts and active bans. */
+  /** Cluster-wide state (Redis or the primary's embedded store): rate-limit buckets, ban counts and active bans, sticky-session maps. */
   readonly state: SharedState
   /** Worker processes on this host: the rate limiter's fallback share and lease sizing. */
   readonly workers: number
@@ -26,6 +26,8 @@ export interface RuntimeServices {
   readonly now?: () => number
   /** A worker ejected a server (passive detection) or let it back in. */
   readonly onEjection?: (upstream: string, e: EjectionEvent) => void
+  /** Random bytes for sticky session ids. Default crypto.randomFillSync. */
+  readonly randomFill?: (buf: Uint8Array) => void
 }
 
 export interface Runtime {
@@ -52,24 +54,42 @@ interface CompiledRoute {
 }
 
 export function buildRuntime (config: Config, services: RuntimeServices): Runtime {
+  const keys = createKeys(config.state?.prefix ?? 'swy')
+  const now = services.now ?? Date.now
   const upstreams = new Map<string, UpstreamRuntime>()
+  const stickies = new Map<string, Sticky>()
   for (const [name, u] of Object.entries(config.upstreams)) {
     const targets: Target[] = u.servers.map((s, index) => ({ index, url: s.url, weight: s.weight, inflight: 0, healthy: true }))
+    let strategy = createStrategy(u.balance, targets, { random: services.random, hashBy: u.hash?.by ?? 'ip' })
+    if (u.sticky !== undefined) {
+      const sticky = createSticky({
+        config: u.sticky,
+        strategy,
+        targets,
+        state: services.state,
+        key: (session) => keys.key('sticky', `${name}|${session}`),
+        channel: keys.channel(`sticky:${name}`),
+        now,
+        log: services.log.child({ upstream: name, concept: 'sticky' }),
+        ...(services.randomFill === undefined ? {} : { randomFill: services.randomFill })
+      })
+      stickies.set(name, sticky)
+      // Retries of a request with a session go where every other worker would move it.
+      strategy = sticky.strategy
+    }
     upstreams.set(name, {
       name,
       targets,
       pools: createPools(u),
       hosts: u.servers.map((s) => new URL(s.url).host),
-      strategy: createStrategy(u.balance, targets, { random: services.random, hashBy: u.hash?.by ?? 'ip' }),
+      strategy,
       retries: u.retries,
-      states: createServerStates({ targets, config: u.passive, now: services.now ?? Date.now, onEvent: (e) => { services.onEjection?.(name, e) } })
+      states: createServerStates({ targets, config: u.passive, now, onEvent: (e) => { services.onEjection?.(name, e) } })
     })
   }
   const requestHeaders = { preserveHost: config.headers.preserve_host, via: config.headers.via }
   const filterResponse = createResponseHeaderFilter({ hide: config.headers.hide, via: config.headers.via })
 
-  const keys = createKeys(config.state?.prefix ?? 'swy')
-  const now = services.now ?? Date.now
   const banRules = config.routes.filter((r) => r.rate_limit?.ban !== undefined)
   let bans: Runtime['bans']
   if (banRules.length > 0) {
@@ -89,7 +109,11 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
   const routes = config.routes.map((r): CompiledRoute => {
     const upstream = upstreams.get(r.upstream)!
     const id = r.match.host === undefined ? r.match.path : `${r.match.host}${r.match.path}`
-    const stages: Stage[] = [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
+    const sticky = stickies.get(r.upstream)
+    // A sticky upstream's stage replaces the balance stage, and its filter the plain one: others run exactly as before.
+    const stages: Stage[] = sticky === undefined
+      ? [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
+      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: sticky.filter(filterResponse), onUnreachable: sticky.unreachable })]
     const rl = r.rate_limit
     if (rl !== undefined) {
       const limiter = createSharedLimiter({
@@ -168,7 +192,8 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
       for (const u of upstreams.values()) u.states.close()
       await Promise.all([
         bans?.sync.close(),
-        ...[...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) })
+        ...[...upstreams.values()].map(async (u) => { await closePools(u.pools, graceMs) }),
+        ...[...stickies.values()].map(async (s) => { await s.close() })
       ])
     }
   }

@@ -70,6 +70,12 @@ export class Exchange {
   /** Servers already tried by this request (retries), or null. */
   tried: Set<Target> | null
   attempts: number
+  /** Sticky upstreams only: the session id in play (the request's cookie), or null (none yet; balanced normally). */
+  session: string | null
+  /** Sticky upstreams only: the server URL the session map held when routing, or null (unknown or not looked up). */
+  sessionUrl: string | null
+  /** Sticky upstreams only: what the response must do about the map (balancer/sticky-stage.ts flags). */
+  sessionFlags: number
   // Outcome.
   status: number
   bytesSent: number
@@ -103,6 +109,9 @@ export class Exchange {
     this.target = null
     this.tried = null
     this.attempts = 0
+    this.session = null
+    this.sessionUrl = null
+    this.sessionFlags = 0
     this.status = 0
     this.bytesSent = 0
     this.errorCode = null

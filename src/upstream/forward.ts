@@ -24,10 +24,19 @@ export interface UpstreamRuntime {
 export interface ForwardOptions {
   readonly upstream: UpstreamRuntime
   readonly requestHeaders: RequestHeaderOptions
-  readonly filterResponse: (raw: readonly Buffer[], requestId: string) => ResponseHead
+  /**
+   * The client's response head from the backend's raw headers. Sticky upstreams wrap the plain filter (which ignores
+   * `ex`) to learn Set-Cookie and append their own cookie: chosen at build time, so other upstreams pay nothing.
+   */
+  readonly filterResponse: (raw: readonly Buffer[], requestId: string, ex: Exchange) => ResponseHead
+  /**
+   * Run when a request gives up on a server it could not connect to (refused or connect timeout) with no retry left
+   * or allowed: sticky sessions move off it. Only on that error path.
+   */
+  readonly onUnreachable?: (ex: Exchange, target: Target) => void
 }
 
-/** Picks the server. A separate stage so that sticky sessions and health can sit in front of the strategy. */
+/** Picks the server. A separate stage so that health can sit in front of the strategy; sticky upstreams replace it. */
 export function createBalance (upstream: UpstreamRuntime): Stage {
   return {
     name: 'balance',
@@ -109,7 +118,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.#o.upstream.states.response(this.#target, statusCode)
     if (ex.aborted) return false
     this.#started = true
-    const head = this.#o.filterResponse(rawHeaders, ex.requestId)
+    const head = this.#o.filterResponse(rawHeaders, ex.requestId, ex)
     ex.status = statusCode
     ex.downstream.onDrain = resume
     ex.downstream.start(statusCode, head.headers, head.length)
@@ -143,6 +152,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       const next = this.#o.upstream.strategy.pick(ex, tried)
       if (next !== undefined) { send(ex, next, this.#o); return }
     }
+    if (!this.#started && c.retryable && c.code !== 'SWY_UPSTREAM_RESET') this.#o.onUnreachable?.(ex, this.#target)
     // Once a body byte went out the client can only see a cut; before that it still gets an honest 502/504.
     ex.fail(new UpstreamError(c.code, this.#target.url, c.retryable, err), this.#started && ex.bytesSent > 0)
   }
