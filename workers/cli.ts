@@ -5,7 +5,7 @@ import { readFileSync, existsSync } from 'node:fs'
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { loadConfig, loadConfigFile, ConfigError, type Config } from '../src/config/index.ts'
+import { loadConfig, loadConfigFile, parseDuration, ConfigError, type Config } from '../src/config/index.ts'
 import { EXIT } from '../src/cluster/index.ts'
 import { demoConfig, DEMO_BACKENDS } from '../src/demo/config.ts'
 import { runPrimary } from './primary.ts'
@@ -19,6 +19,10 @@ Usage:
                                              zero-downtime reload of a running proxy: it re-reads its own
                                              config file and swaps in a new generation of workers; FILE
                                              (checked first) gives the admin address and token
+  switchyard register --service NAME --url URL [--ttl 10s] [-c FILE] [--admin URL] [--token T]
+                                             keep URL registered as a member of service NAME (for
+                                             upstreams with discover: NAME) with a heartbeat every ttl/3,
+                                             until stopped (SIGTERM/SIGINT deregisters it at once)
   switchyard demo [--port N] [--workers N]   the built-in demo: the proxy on :8080 in front of
                                              three demo backends on :9001-9003 (one worker by default)
   switchyard --help | --version
@@ -27,8 +31,11 @@ Options:
   -c, --config FILE   config file, YAML or JSON
   --workers N         worker processes, a number or auto (one per core); overrides the config
   --port N            demo only: the proxy's port
-  --admin URL         reload: the admin API (default from FILE, else http://127.0.0.1:9090)
-  --token T           reload: the admin bearer token (default from FILE, or $SWITCHYARD_ADMIN_TOKEN)
+  --admin URL         reload, register: the admin API (default from FILE, else http://127.0.0.1:9090)
+  --token T           reload, register: the admin bearer token (default from FILE, or $SWITCHYARD_ADMIN_TOKEN)
+  --service NAME      register: the service
+  --url URL           register: the member's origin, e.g. http://10.0.0.7:9001
+  --ttl DURATION      register: how long the registration lives without a heartbeat (default 10s)
   -h, --help          print this help
   -v, --version       print the version
 
@@ -66,6 +73,9 @@ async function main (argv: string[]): Promise<void> {
         port: { type: 'string' },
         admin: { type: 'string' },
         token: { type: 'string' },
+        service: { type: 'string' },
+        url: { type: 'string' },
+        ttl: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' }
       }
@@ -123,8 +133,9 @@ async function main (argv: string[]): Promise<void> {
       await runPrimary({ config, source: 'built-in demo config', reread, onStop: () => { for (const b of backends) b.kill('SIGTERM') } })
       return
     }
-    case 'reload': {
-      if (rest.length > (values.config === undefined ? 1 : 0)) usage('reload takes one config file')
+    case 'reload':
+    case 'register': {
+      if (rest.length > (values.config === undefined ? 1 : 0)) usage(`${command} takes one config file`)
       const file = values.config ?? rest[0] ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined)
       let admin: Config['admin'] | undefined
       if (file !== undefined) {
@@ -133,7 +144,11 @@ async function main (argv: string[]): Promise<void> {
       }
       const url = values.admin ?? (admin === undefined ? 'http://127.0.0.1:9090' : `http://${connectHost(admin.host)}:${admin.port}`)
       const token = values.token ?? admin?.token ?? process.env.SWITCHYARD_ADMIN_TOKEN
-      process.exit(await requestReload(url, token))
+      if (command === 'reload') process.exit(await requestReload(url, token))
+      if (values.service === undefined || values.url === undefined) usage('register needs --service NAME and --url URL')
+      const ttl = parseDuration(values.ttl ?? '10s')
+      if (ttl === undefined || ttl < 1000) usage('--ttl must be a duration of at least 1s, e.g. 10s')
+      await keepRegistered({ admin: url, token, service: values.service, member: values.url, ttlMs: ttl })
       break
     }
     case undefined:
@@ -172,6 +187,45 @@ async function requestReload (base: string, token: string | undefined): Promise<
   }
   process.stderr.write(`switchyard: reload failed (HTTP ${res.status}): ${body.message ?? ''}\n`)
   return EXIT.STARTUP
+}
+
+/**
+ * The registration sidecar: PUT /api/services/NAME/members every ttl/3 (so two heartbeats may be lost before the
+ * member expires), and DELETE on SIGTERM/SIGINT. An unreachable proxy is retried, not fatal: it may be reloading
+ * or restarting. A refusal (4xx) is: the arguments are wrong.
+ */
+async function keepRegistered (o: { admin: string, token: string | undefined, service: string, member: string, ttlMs: number }): Promise<void> {
+  const endpoint = new URL(`/api/services/${encodeURIComponent(o.service)}/members`, o.admin)
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...(o.token === undefined ? {} : { authorization: `Bearer ${o.token}` }) }
+  const body = JSON.stringify({ url: o.member, ttl: `${o.ttlMs}ms` })
+  let registered = false
+  let timer: NodeJS.Timeout | undefined
+  const beat = async (): Promise<void> => {
+    try {
+      const res = await fetch(endpoint, { method: 'PUT', headers, body, signal: AbortSignal.timeout(Math.max(1000, o.ttlMs / 3)) })
+      const answer = await res.json().catch(() => ({})) as { message?: string }
+      if (res.status >= 400 && res.status < 500) {
+        process.stderr.write(`switchyard: registration refused (HTTP ${res.status}): ${answer.message ?? ''}\n`)
+        process.exit(EXIT.USAGE)
+      }
+      if (!res.ok) throw new Error(`HTTP ${res.status}: ${answer.message ?? ''}`)
+      if (!registered) process.stdout.write(`${JSON.stringify({ event: 'registered', service: o.service, url: o.member, ttlMs: o.ttlMs })}\n`)
+      registered = true
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      process.stderr.write(`switchyard: heartbeat to ${o.admin} failed: ${cause?.code ?? (err as Error).message}; retrying\n`)
+    }
+    timer = setTimeout(() => { void beat() }, o.ttlMs / 3)
+  }
+  const leave = (): void => {
+    clearTimeout(timer)
+    fetch(endpoint, { method: 'DELETE', headers, body: JSON.stringify({ url: o.member }), signal: AbortSignal.timeout(2000) })
+      .then(() => { process.stdout.write(`${JSON.stringify({ event: 'deregistered', service: o.service, url: o.member })}\n`) }, () => {})
+      .finally(() => process.exit(EXIT.OK))
+  }
+  process.once('SIGTERM', leave)
+  process.once('SIGINT', leave)
+  await beat()
 }
 
 async function startDemoBackends (): Promise<ChildProcess[]> {

@@ -21,6 +21,8 @@ export interface AdminContext {
   readonly reload: (why: string) => Promise<ReloadOutcome>
   /** Where the config came from (a file name). */
   readonly source: string
+  /** Runtime membership of one server: where it comes from, and whether the admin API drains it. */
+  readonly member?: (upstream: string, url: string) => { readonly origin: string, readonly draining: boolean }
 }
 
 export function createAdminRoutes (c: AdminContext): AdminRoute[] {
@@ -50,9 +52,12 @@ export function createAdminRoutes (c: AdminContext): AdminRoute[] {
                 recentErrors += x.recentErrors
                 if (x.ejected) ejectedBy++
               }
+              const m = c.member?.(name, s.url)
               return {
                 url: s.url,
                 weight: s.weight,
+                origin: m?.origin ?? 'config',
+                draining: m?.draining ?? false,
                 healthy: h?.healthy ?? true,
                 ...(h?.reason === undefined ? {} : { reason: h.reason }),
                 inflight,

@@ -83,6 +83,8 @@ export class Supervisor {
   #timers = new Set<NodeJS.Timeout>()
   readonly #replies = new Map<number, (m: Extract<FromWorker, { type: 'stats' }>) => void>()
   #nextAsk = 1
+  /** Configs of generations still starting or draining. */
+  readonly #configs = new Map<number, Config>()
   /** Reloads run one after the other. */
   #queue: Promise<unknown> = Promise.resolve()
 
@@ -97,6 +99,16 @@ export class Supervisor {
   get workers (): number { return this.#workers.size }
   get generation (): number { return this.#generation }
   get config (): Config { return this.#config }
+
+  /** The config workers of `generation` run (while any of them lives), or undefined. */
+  configOf (generation: number): Config | undefined {
+    return generation === this.#generation ? this.#config : this.#configs.get(generation)
+  }
+
+  /** Replaces the config of generation 1 before start() (the file plus runtime membership). */
+  setInitial (config: Config): void {
+    this.#config = config
+  }
 
   /** Worker deaths in the last 30 s and the delay before the next replacement (0: at once). */
   restarts (): { readonly recent: number, readonly windowMs: number, readonly backoffMs: number } {
@@ -150,6 +162,7 @@ export class Supervisor {
   }
 
   async #startGeneration (config: Config, generation: number): Promise<number[]> {
+    this.#configs.set(generation, config)
     const n = workerCount(config.workers)
     const results = await Promise.allSettled(Array.from({ length: n }, async () => await this.#spawn(config, generation)))
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
@@ -167,6 +180,7 @@ export class Supervisor {
     this.#workers.set(w, tracked)
     w.on('exit', (code, signal) => {
       this.#workers.delete(w)
+      if (generation !== this.#generation && ![...this.#workers.values()].some((t) => t.generation === generation)) this.#configs.delete(generation)
       if (this.#stopping || tracked.state !== 'serving' || generation !== this.#generation) return
       this.#log.warn({ worker: w.id, pid: w.process.pid, generation, code, signal, uptimeMs: this.#now() - tracked.startedAt }, 'worker died; replacing it')
       this.#replace()

@@ -38,7 +38,7 @@ const size = (fallback: string) => z.union([z.string(), z.number()], { error: SI
   })
 
 /** Why `s` is not a backend origin, or undefined when it is one. */
-function urlProblem (s: string): string | undefined {
+export function urlProblem (s: string): string | undefined {
   const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(s)
   const why = m === null
     ? 'the scheme is missing'
@@ -188,7 +188,12 @@ const upstream = z.strictObject({
       .default('ip')
   }).optional(),
   /** The backend servers. */
-  servers: z.array(server).min(1, 'must list at least one server'),
+  servers: z.array(server).default([]),
+  /**
+   * Service discovery: also send requests to the live members of this service in the registry (shared state), as
+   * backends register them with `switchyard register` or the admin API. With `discover`, `servers` may be empty.
+   */
+  discover: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a service name: 1 to 128 letters, digits, _, . or -').optional(),
   /**
    * How many other servers to try when a server refuses the connection or resets it before any response byte.
    * Only for idempotent requests without a body; a POST is never repeated.
@@ -425,6 +430,9 @@ function crossCheck (c: unknown): Array<{ path: PropertyKey[], message: string }
   }
   if (isRecord(ups)) {
     for (const [name, u] of Object.entries(ups)) {
+      if (isRecord(u) && (u.servers === undefined || (Array.isArray(u.servers) && u.servers.length === 0)) && u.discover === undefined) {
+        out.push({ path: ['upstreams', name, 'servers'], message: 'must list at least one server (or set discover)' })
+      }
       if (isRecord(u) && u.hash !== undefined && u.balance !== 'hash' && BALANCE.includes(u.balance as typeof BALANCE[number])) {
         out.push({ path: ['upstreams', name, 'hash'], message: 'is only used with balance: hash' })
       }

@@ -29,6 +29,12 @@ export function balancerContract (name: string, create: CreateStrategy): void {
       assert.equal(seen.size, targets.length)
     })
 
+    test('an empty list (a discovered service with no live member) picks nothing', () => {
+      const s = create([])
+      for (let i = 0; i < 5; i++) assert.equal(s.pick(ipCtx(i)), undefined)
+      assert.equal(s.pick(ipCtx(0), new Set()), undefined)
+    })
+
     test('does not touch inflight or healthy', () => {
       const targets = makeTargets([1, 2, 3])
       const s = create(targets)
