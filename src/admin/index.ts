@@ -1,4 +1,4 @@
 // Public surface of admin/.
 export { startAdmin, type AdminServer, type AdminRoute, type AdminReply, type AdminHandler, type AdminOptions } from './api.ts'
-export { createAdminRoutes, type ReloadOutcome, type AdminContext } from './routes.ts'
+export { createAdminRoutes, type AdminContext } from './routes.ts'
 export { createMembershipRoutes, type MembershipContext } from './membership-routes.ts'

@@ -1,12 +1,8 @@
 // What the admin API answers: status of the running generation and its upstreams, and reloads.
-import type { Config, ConfigProblem } from '../config/index.ts'
-import type { WorkerInfo, FromWorker } from '../cluster/index.ts'
+import type { Config } from '../config/index.ts'
+import type { WorkerInfo, FromWorker, ReloadOutcome } from '../cluster/index.ts'
 import type { ActiveHealth } from '../health/index.ts'
 import type { AdminRoute } from './api.ts'
-
-export type ReloadOutcome =
-  | { readonly ok: true, readonly status: 200, readonly generation: number, readonly workers: number, readonly ms: number }
-  | { readonly ok: false, readonly status: number, readonly error: string, readonly message: string, readonly problems?: readonly ConfigProblem[] }
 
 export interface AdminContext {
   readonly supervisor: {
