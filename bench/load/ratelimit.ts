@@ -106,6 +106,8 @@ async function startSwitchyard (root: string, tmpDir: string, name: string, back
     listen: [{ host: '127.0.0.1', port }],
     workers,
     log: { level: 'warn', access: false },
+    // Two instances on one host: the admin API's default port would be taken by the first.
+    admin: { enabled: false },
     upstreams: { bench: { servers: [{ url: `http://127.0.0.1:${backendPort}` }] } },
     routes: [
       { match: { path: '/limited/' }, upstream: 'bench', strip_prefix: true, ...(rateLimit === undefined ? {} : { rate_limit: { key: 'route', ...rateLimit } }) },

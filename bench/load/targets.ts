@@ -80,6 +80,8 @@ function switchyardYaml (port: number, backendPort: number): string {
     `listen: [{ host: 127.0.0.1, port: ${port} }]`,
     'workers: 1',
     'log: { level: warn }',
+    // Not needed for a load run, and its default port may be taken.
+    'admin: { enabled: false }',
     'upstreams:',
     '  bench:',
     `    servers: [{ url: http://127.0.0.1:${backendPort} }]`,
