@@ -34,6 +34,8 @@ export function attachStateWorker (store: SharedState, worker: IpcChannel, log?:
       case 'getMany': return (await store.getMany(r.keys)).map((v) => v === undefined ? null : toB64(v))
       case 'set': await store.set(r.key, fromB64(r.value), r.ttlMs); return null
       case 'del': return await store.del(...r.keys)
+      case 'setnx': return await store.setIfAbsent(r.key, fromB64(r.value), r.ttlMs)
+      case 'delif': return await store.delIfEquals(r.key, fromB64(r.value))
       case 'incr': return await store.incr(r.key, r.by, r.ttlMs)
       case 'take': return await store.takeTokens(r.key, r.req)
       case 'xadd': await store.addExpiring(r.key, r.member, r.expiresAtMs, r.nowMs); return null
@@ -180,6 +182,14 @@ class IpcState implements SharedState {
 
   async del (...keys: string[]): Promise<number> {
     return await this.#call({ op: 'del', keys }) as number
+  }
+
+  async setIfAbsent (key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
+    return await this.#call({ op: 'setnx', key, value: toB64(value), ttlMs }) as boolean
+  }
+
+  async delIfEquals (key: string, value: Uint8Array): Promise<boolean> {
+    return await this.#call({ op: 'delif', key, value: toB64(value) }) as boolean
   }
 
   async incr (key: string, by: number, ttlMs: number): Promise<number> {

@@ -41,6 +41,12 @@ class Entry {
 
 const ASCII = new TextEncoder()
 
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 export class EmbeddedStore implements SharedState {
   readonly #now: () => number
   readonly #map = new Map<string, Entry>()
@@ -106,6 +112,21 @@ export class EmbeddedStore implements SharedState {
       if (this.#live(k) !== undefined) { this.#map.delete(k); n++ }
     }
     return n
+  }
+
+  async setIfAbsent (key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
+    this.#check()
+    if (this.#live(key) !== undefined) return false
+    this.#map.set(key, new Entry(BYTES, value.slice(), 0, 0, 0, this.#now() + Math.max(1, Math.ceil(ttlMs))))
+    return true
+  }
+
+  async delIfEquals (key: string, value: Uint8Array): Promise<boolean> {
+    this.#check()
+    const e = this.#live(key)
+    if (e === undefined || e.kind !== BYTES || e.bytes === undefined || !sameBytes(e.bytes, value)) return false
+    this.#map.delete(key)
+    return true
   }
 
   async incr (key: string, by: number, ttlMs: number): Promise<number> {

@@ -7,6 +7,8 @@ export type StateOp =
   | { readonly op: 'getMany', readonly keys: readonly string[] }
   | { readonly op: 'set', readonly key: string, readonly value: string, readonly ttlMs?: number }
   | { readonly op: 'del', readonly keys: readonly string[] }
+  | { readonly op: 'setnx', readonly key: string, readonly value: string, readonly ttlMs: number }
+  | { readonly op: 'delif', readonly key: string, readonly value: string }
   | { readonly op: 'incr', readonly key: string, readonly by: number, readonly ttlMs: number }
   | { readonly op: 'take', readonly key: string, readonly req: TokenRequest }
   | { readonly op: 'xadd', readonly key: string, readonly member: string, readonly expiresAtMs: number, readonly nowMs: number }
@@ -19,7 +21,7 @@ export type StateOp =
 /** Worker → primary. `id` is unique per worker while the request is pending. */
 export type StateRequest = { readonly type: 'state', readonly id: number } & StateOp
 
-/** Primary → worker. `value` depends on the op: base64 or null, a list of those, a number, a TokenResult, a list of ExpiringMember, or null. */
+/** Primary → worker. `value` depends on the op: base64 or null, a list of those, a number, a boolean, a TokenResult, a list of ExpiringMember, or null. */
 export type StateReply =
   | { readonly type: 'state:reply', readonly id: number, readonly ok: true, readonly value: unknown }
   | { readonly type: 'state:reply', readonly id: number, readonly ok: false, readonly error: string }

@@ -4,7 +4,7 @@ import { Redis, Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import type { SharedState, TokenRequest, TokenResult, MessageHandler, ExpiringMember } from './shared-state.ts'
 import { StateUnavailableError, unavailable } from './errors.ts'
-import { TAKE_TOKENS_LUA, INCR_WINDOW_LUA, ADD_EXPIRING_LUA } from './token-bucket.ts'
+import { TAKE_TOKENS_LUA, INCR_WINDOW_LUA, ADD_EXPIRING_LUA, DEL_IF_EQUALS_LUA } from './token-bucket.ts'
 
 export type RedisTarget =
   | { readonly mode: 'single', readonly url: string }
@@ -26,6 +26,7 @@ interface Scripted {
   swyTakeTokens (key: string, rate: number, burst: number, want: number, now: number): Promise<[number, string, number]>
   swyIncrWindow (key: string, by: number, ttlMs: number): Promise<number>
   swyAddExpiring (key: string, member: string, expiresAtMs: number, nowMs: number): Promise<number>
+  swyDelIfEquals (key: string, value: Buffer): Promise<number>
 }
 
 /** Reconnect quickly (50 ms, growing to 1 s) and forever: the state must come back without a restart. */
@@ -67,6 +68,7 @@ export async function createRedisState (o: RedisStateOptions): Promise<SharedSta
   client.defineCommand('swyTakeTokens', { numberOfKeys: 1, lua: TAKE_TOKENS_LUA })
   client.defineCommand('swyIncrWindow', { numberOfKeys: 1, lua: INCR_WINDOW_LUA })
   client.defineCommand('swyAddExpiring', { numberOfKeys: 1, lua: ADD_EXPIRING_LUA })
+  client.defineCommand('swyDelIfEquals', { numberOfKeys: 1, lua: DEL_IF_EQUALS_LUA })
   const store = new RedisState(client, log)
   await store.waitReady(o.readyTimeoutMs ?? 2000)
   return store
@@ -146,6 +148,21 @@ class RedisState implements SharedState {
       const n = await Promise.all(keys.map(async (k) => await this.#c.del(k)))
       return n.reduce((a, b) => a + b, 0)
     } catch (err) { throw unavailable(err, 'redis del') }
+  }
+
+  async setIfAbsent (key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
+    this.#check()
+    const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+    try {
+      return await this.#c.set(key, buf, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX') === 'OK'
+    } catch (err) { throw unavailable(err, 'redis setIfAbsent') }
+  }
+
+  async delIfEquals (key: string, value: Uint8Array): Promise<boolean> {
+    this.#check()
+    try {
+      return Number(await this.#s.swyDelIfEquals(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength))) === 1
+    } catch (err) { throw unavailable(err, 'redis delIfEquals') }
   }
 
   async incr (key: string, by: number, ttlMs: number): Promise<number> {

@@ -46,6 +46,13 @@ export interface SharedState {
   /** Deletes the keys; resolves how many existed. */
   del (...keys: string[]): Promise<number>
   /**
+   * Stores `value` for `ttlMs` only if `key` holds nothing; resolves whether it did (Redis `SET NX PX`). A lock:
+   * the value is the holder's token, and the TTL frees it if the holder dies.
+   */
+  setIfAbsent (key: string, value: Uint8Array, ttlMs: number): Promise<boolean>
+  /** Deletes `key` only if it holds exactly `value` (a lock still ours); resolves whether it did. Atomic (Lua on Redis). */
+  delIfEquals (key: string, value: Uint8Array): Promise<boolean>
+  /**
    * Adds `by` (an integer) to a fixed-window counter and resolves the new value. The TTL is set when the key is
    * created (or found without one) and not extended by later increments, so the window is fixed.
    */

@@ -86,3 +86,9 @@ if top[2] then
 end
 return 1
 `
+
+/** Compare-and-delete: KEYS[1] is deleted only if it holds ARGV[1] (a lock's token). Returns 1 if deleted. */
+export const DEL_IF_EQUALS_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`

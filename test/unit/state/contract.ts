@@ -77,6 +77,39 @@ export function stateContract (name: string, open: () => Promise<StateUnderTest>
       assert.equal(await h.state.del(), 0)
     })
 
+    test('setIfAbsent stores only when the key is empty, with a TTL that frees it', async () => {
+      const key = k.key('lock', 'nx')
+      assert.equal(await h.state.setIfAbsent(key, Uint8Array.of(1), 60_000), true)
+      assert.equal(await h.state.setIfAbsent(key, Uint8Array.of(2), 60_000), false)
+      assert.deepEqual([...await h.state.get(key) ?? []], [1], 'the first value stays')
+      const short = k.key('lock', 'short')
+      assert.equal(await h.state.setIfAbsent(short, Uint8Array.of(1), 100), true)
+      await waitFor(async () => await h.state.setIfAbsent(short, Uint8Array.of(3), 60_000), 'the short lock to expire and be taken again', 5000, 25)
+      assert.deepEqual([...await h.state.get(short) ?? []], [3])
+    })
+
+    test('setIfAbsent: of 50 parallel tries from every client exactly one wins', async () => {
+      const key = k.key('lock', 'race')
+      const clients = h.other === undefined ? [h.state] : [h.state, h.other]
+      const won = await Promise.all(Array.from({ length: 50 }, async (_, i) => await clients[i % clients.length]!.setIfAbsent(key, Uint8Array.of(i), 60_000)))
+      assert.equal(won.filter(Boolean).length, 1)
+      const winner = won.indexOf(true)
+      assert.deepEqual([...await h.state.get(key) ?? []], [winner], 'the winner\'s value is stored')
+    })
+
+    test('delIfEquals deletes only a key holding exactly that value', async () => {
+      const key = k.key('lock', 'cad')
+      const token = Uint8Array.from([0, 255, 7, 7])
+      await h.state.setIfAbsent(key, token, 60_000)
+      assert.equal(await h.state.delIfEquals(key, Uint8Array.from([0, 255, 7])), false, 'a prefix of the value')
+      assert.equal(await h.state.delIfEquals(key, Uint8Array.from([0, 255, 7, 8])), false, 'another value')
+      assert.ok(await h.state.get(key) !== undefined, 'still held')
+      assert.equal(await (h.other ?? h.state).delIfEquals(key, token), true)
+      assert.equal(await h.state.get(key), undefined)
+      assert.equal(await h.state.delIfEquals(key, token), false, 'already gone')
+      assert.equal(await h.state.setIfAbsent(key, Uint8Array.of(1), 60_000), true, 'free again')
+    })
+
     test('getMany reads keys across slots in order, missing ones undefined', async () => {
       const names = Array.from({ length: 20 }, (_, i) => k.key('many', String(i)))
       for (const [i, n] of names.entries()) if (i % 3 !== 0) await h.state.set(n, Uint8Array.of(i))
