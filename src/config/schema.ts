@@ -280,6 +280,31 @@ const rateLimit = z.strictObject({
 
 const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an IP address or CIDR such as 10.0.0.0/8')
 
+/**
+ * HTTP caching for a route (RFC 9111, as a shared cache). The key's presence turns it on; `cache: {}` takes every
+ * default. Responses are stored in the worker's memory and in shared state, so every worker and host reuses them.
+ */
+const routeCache = z.strictObject({
+  /** Largest body stored. A bigger response streams through to the client and is not stored. */
+  max_object: size('8mb').refine((b) => b >= 1 && b <= 512 * 1024 * 1024, 'must be from 1b to 512mb'),
+  /**
+   * Store responses that carry Set-Cookie (the cookie is kept and replayed to every client that gets the entry).
+   * Off by default: a Set-Cookie response is passed through and not stored.
+   */
+  store_set_cookie: z.boolean().default(false),
+  /**
+   * Cache responses without an explicit lifetime (no max-age, s-maxage or Expires) for 10% of the time since their
+   * Last-Modified, at most a day (RFC 9111 §4.2.2). Off: such responses are not stored.
+   */
+  heuristic: z.boolean().default(true),
+  /**
+   * How long concurrent requests for an object being fetched (anywhere in the cluster) wait for it before going to the
+   * backend themselves. Also how long a fetcher holds the cluster-wide lock, so a worker that dies while fetching
+   * delays the others at most this long.
+   */
+  lock_timeout: duration('5s').refine((ms) => ms >= 10 && ms <= 600_000, 'must be from 10ms to 10m')
+})
+
 const route = z.strictObject({
   match: z.strictObject({
     /**
@@ -314,7 +339,9 @@ const route = z.strictObject({
    */
   allow: z.array(cidr).default([]),
   /** Client addresses (IPs or CIDRs) refused on this route with 403 SWY_ACCESS_DENIED. Deny wins over allow. */
-  deny: z.array(cidr).default([])
+  deny: z.array(cidr).default([]),
+  /** Cache responses of this route (see README "Caching"): `cache: { max_object: 8mb }`. Absent: nothing is cached. */
+  cache: routeCache.optional()
 })
 
 const hostPort = z.strictObject({
@@ -396,7 +423,12 @@ export const configSchema = z.strictObject({
   /** Bytes of request body the proxy may read ahead of a slow backend. */
   body_highwater: size('64kb'),
   state: state.optional(),
-  admin: admin.prefault({})
+  admin: admin.prefault({}),
+  /** The HTTP cache's per-worker memory level (routes turn caching on with their own `cache` key). */
+  cache: z.strictObject({
+    /** Bytes of cached responses each worker keeps in memory (least recently used out first). 0: shared level only. */
+    memory: size('64mb').refine((b) => b <= 64 * 1024 * 1024 * 1024, 'must be at most 64gb')
+  }).prefault({})
 }).superRefine((c, ctx) => {
   for (const p of crossCheck(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message })
 }, {
@@ -411,6 +443,7 @@ export type Config = z.output<typeof configSchema>
 export type UpstreamConfig = Config['upstreams'][string]
 export type StickyConfig = NonNullable<UpstreamConfig['sticky']>
 export type RouteConfig = Config['routes'][number]
+export type RouteCacheConfig = NonNullable<RouteConfig['cache']>
 
 /**
  * Rules across keys. The value may be partly parsed (other keys failed), so every read is checked,

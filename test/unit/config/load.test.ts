@@ -42,8 +42,14 @@ test('fills in every default', () => {
     headers: { hide: ['server', 'x-powered-by'], via: true, preserve_host: true },
     shutdown: { drain_timeout: 10_000 },
     body_highwater: 65_536,
-    admin: { enabled: true, host: '127.0.0.1', port: 9090 }
+    admin: { enabled: true, host: '127.0.0.1', port: 9090 },
+    cache: { memory: 67_108_864 }
   })
+})
+
+test('route cache: the key turns it on and takes its defaults', () => {
+  const c = loadConfig({ ...minimal(), routes: [{ upstream: 'api', cache: {} }] })
+  assert.deepEqual(c.routes[0]?.cache, { max_object: 8_388_608, store_set_cookie: false, heuristic: true, lock_timeout: 5000 })
 })
 
 test('health checks: defaults, and expect as status ranges', () => {
