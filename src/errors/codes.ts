@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   SWY_ACCESS_DENIED: { status: 403, text: 'access denied' },
   /** Shared state (Redis, or the primary's embedded store) did not answer. Callers degrade; clients rarely see it. */
   SWY_STATE_UNAVAILABLE: { status: 503, text: 'shared state unavailable' },
+  SWY_NOT_CACHED: { status: 504, text: 'not in the cache (only-if-cached)' },
   SWY_INTERNAL: { status: 500, text: 'internal error' }
 } as const satisfies Record<string, { status: number, text: string }>
 

@@ -62,7 +62,13 @@ export class Exchange {
   readonly tls: boolean
   readonly startTime: number
   readonly body: Readable | null
-  readonly downstream: Downstream
+  /** The client side. The cache stage swaps in a tee that stores what passes through (src/cache/tee.ts). */
+  downstream: Downstream
+  /**
+   * Request headers sent to the backend (before hop-by-hop hygiene): the client's, unless the cache stage replaced
+   * them (its own validators on a revalidation). Same layout as `headers`.
+   */
+  forwardHeaders: readonly string[]
   requestId: string
   // Set by stages.
   route: RouteRef | null
@@ -84,6 +90,8 @@ export class Exchange {
   finished: boolean
   /** Set by whoever has work in flight for this request (the upstream stage); run once on client abort. */
   onAbort: (() => void) | null
+  /** Run once when the exchange ends, answered or aborted (the cache stage releases its fill lock here). */
+  onFinish: (() => void) | null
   readonly #replies: LocalReplies
   readonly #onComplete: (ex: Exchange) => void
 
@@ -104,6 +112,7 @@ export class Exchange {
     this.startTime = init.startTime
     this.body = init.body
     this.downstream = init.downstream
+    this.forwardHeaders = init.headers
     this.requestId = ''
     this.route = null
     this.target = null
@@ -118,6 +127,7 @@ export class Exchange {
     this.aborted = false
     this.finished = false
     this.onAbort = null
+    this.onFinish = null
     this.#replies = init.replies
     this.#onComplete = init.onComplete
   }
@@ -170,6 +180,13 @@ export class Exchange {
     this.reject(err instanceof SwitchyardError ? err.code : 'SWY_INTERNAL')
   }
 
+  #finish (): void {
+    const f = this.onFinish
+    if (f === null) return
+    this.onFinish = null
+    f()
+  }
+
   /** The engine reports the client went away. */
   clientAborted (): void {
     if (this.finished || this.aborted) return
@@ -178,6 +195,7 @@ export class Exchange {
     this.onAbort = null
     if (cb !== null) cb()
     this.body?.destroy()
+    this.#finish()
     this.#onComplete(this)
   }
 
@@ -186,6 +204,7 @@ export class Exchange {
     if (this.finished || this.aborted) return
     this.finished = true
     this.onAbort = null
+    this.#finish()
     this.#onComplete(this)
   }
 }

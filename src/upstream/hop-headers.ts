@@ -32,7 +32,7 @@ export interface RequestHeaderOptions {
 
 /** The backend request's headers, flat `[name, value, …]` as undici takes them. */
 export function buildRequestHeaders (ex: Exchange, targetHost: string, o: RequestHeaderOptions): string[] {
-  const h = ex.headers
+  const h = ex.forwardHeaders
   const out: string[] = []
   let connection: string | undefined
   let xff: string | undefined
