@@ -6,7 +6,8 @@ import { buildRuntime, createRequestIds } from '../src/pipeline/index.ts'
 import { createLocalReplies } from '../src/response/local-reply.ts'
 import { createLogger, createAccessLog } from '../src/log/index.ts'
 import { EXIT, isToWorker, workerCount, type FromWorker } from '../src/cluster/index.ts'
-import { createIpcState, createRedisState, redisTargetOf } from '../src/state/index.ts'
+import { createIpcState, createRedisState, redisTargetOf, createKeys } from '../src/state/index.ts'
+import { createCacheStore, type CacheStoreHandle } from '../src/cache/index.ts'
 import type { Config } from '../src/config/index.ts'
 
 const send = (m: FromWorker): void => { if (process.connected) process.send?.(m) }
@@ -54,12 +55,25 @@ async function start (config: Config, generation: number): Promise<void> {
   const state = target === undefined
     ? createIpcState({ channel: process, timeoutMs: 250, log })
     : await createRedisState({ ...target, prefix: config.state?.prefix ?? 'swy', timeoutMs: config.state?.timeout ?? 250, log })
+  // The HTTP cache: this worker's memory level in front of the shared state; only when some route caches.
+  let cache: CacheStoreHandle | undefined
+  if (config.routes.some((r) => r.cache !== undefined)) {
+    cache = createCacheStore({
+      state,
+      keys: createKeys(config.state?.prefix ?? 'swy'),
+      memoryBytes: config.cache.memory,
+      now: Date.now,
+      log: log.child({ concept: 'cache' })
+    })
+    await cache.ready()
+  }
   const runtime = buildRuntime(config, {
     log,
     random: Math.random,
     nextId: createRequestIds(),
     state,
     workers: workerCount(config.workers),
+    ...(cache === undefined ? {} : { cache }),
     onEjection: (upstream, e) => { send({ type: 'ejection', upstream, ...e }) }
   })
   // Active bans are read before serving (bounded: a state fault resolves it, and the bans follow on a later tick).
@@ -103,7 +117,7 @@ async function start (config: Config, generation: number): Promise<void> {
       if (Date.now() - idleSince >= 300 || Date.now() > deadline) {
         clearInterval(iv)
         if (listener.inflight > 0) log.warn({ inflight: listener.inflight }, 'drain deadline reached; cutting in-flight requests')
-        Promise.allSettled([runtime.close(200), state.close()]).finally(() => { process.exit(0) })
+        Promise.allSettled([runtime.close(200), cache?.close(), state.close()]).finally(() => { process.exit(0) })
       }
     }, 25)
   })

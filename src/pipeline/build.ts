@@ -10,9 +10,10 @@ import { createCidrSet } from '../net/cidr.ts'
 import { createKeys, type SharedState } from '../state/index.ts'
 import { createRateLimit, createSharedLimiter, createBanCounter, banSubject, type BanCounter } from '../ratelimit/index.ts'
 import { createBalance, createForward, createPools, closePools, createResponseHeaderFilter, type UpstreamRuntime } from '../upstream/index.ts'
+import { createCacheStage, rfc9111, CacheTee, type CacheStore } from '../cache/index.ts'
 import { DONE, type Stage } from './stage.ts'
 import { runStages } from './run.ts'
-import type { RouteRef } from './exchange.ts'
+import type { Exchange, RouteRef } from './exchange.ts'
 
 export interface RuntimeServices {
   readonly log: Logger
@@ -28,6 +29,8 @@ export interface RuntimeServices {
   readonly onEjection?: (upstream: string, e: EjectionEvent) => void
   /** Random bytes for sticky session ids. Default crypto.randomFillSync. */
   readonly randomFill?: (buf: Uint8Array) => void
+  /** The worker's HTTP cache (memory + shared level); required when a route has `cache`. */
+  readonly cache?: CacheStore
 }
 
 export interface Runtime {
@@ -111,9 +114,24 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
     const id = r.match.host === undefined ? r.match.path : `${r.match.host}${r.match.path}`
     const sticky = stickies.get(r.upstream)
     // A sticky upstream's stage replaces the balance stage, and its filter the plain one: others run exactly as before.
+    const cached = r.cache !== undefined
     const stages: Stage[] = sticky === undefined
-      ? [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse })]
-      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: sticky.filter(filterResponse), onUnreachable: sticky.unreachable })]
+      ? [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse: cached ? keepDate(filterResponse) : filterResponse })]
+      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: cached ? keepDate(sticky.filter(filterResponse)) : sticky.filter(filterResponse), onUnreachable: sticky.unreachable })]
+    if (r.cache !== undefined) {
+      if (services.cache === undefined) throw new Error(`route ${id} has cache but the runtime got no cache store`)
+      // After access and rate limit (unshifted below), before balancing: a hit needs no server.
+      const rest = stages.slice()
+      stages.unshift(createCacheStage({
+        routeId: id,
+        config: r.cache,
+        store: services.cache,
+        policy: rfc9111,
+        now: Date.now,
+        log: services.log.child({ route: id, concept: 'cache' }),
+        rest: () => rest
+      }))
+    }
     const rl = r.rate_limit
     if (rl !== undefined) {
       const limiter = createSharedLimiter({
@@ -196,6 +214,23 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
         ...[...stickies.values()].map(async (s) => { await s.close() })
       ])
     }
+  }
+}
+
+/**
+ * The response filter of a cached route: the backend's Date goes to the cache's tee (the client gets uWS's own Date,
+ * but the entry's age is computed from the backend's, RFC 9111 §4.2.3). Other routes keep the plain filter.
+ */
+function keepDate<H> (base: (raw: readonly Buffer[], requestId: string, ex: Exchange) => H): (raw: readonly Buffer[], requestId: string, ex: Exchange) => H {
+  return (raw, requestId, ex) => {
+    const d = ex.downstream
+    if (d instanceof CacheTee) {
+      for (let i = 0; i < raw.length; i += 2) {
+        const n = raw[i]!
+        if (n.length === 4 && n.toString('latin1').toLowerCase() === 'date') { d.date = raw[i + 1]!.toString('latin1'); break }
+      }
+    }
+    return base(raw, requestId, ex)
   }
 }
 
