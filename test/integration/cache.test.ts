@@ -1,0 +1,321 @@
+// The HTTP cache against a real backend that counts requests, as a table of RFC 9111 cases: what is stored, what
+// is served from where (X-Cache), revalidation, client conditionals, stale-while-revalidate and stale-if-error, Vary,
+// Authorization, Set-Cookie, max_object, HEAD and Range. One proxy (1 worker, so which copy answers is known; the
+// embedded shared level behind it) for all; cache-shared.test.ts runs two instances × 2 workers on Redis.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { IncomingHttpHeaders } from 'node:http'
+import { startBackend, startProxy, request, waitFor, type ProxyHandle } from '../helpers/index.ts'
+
+interface Answer { status?: number, headers?: Record<string, string>, body?: string }
+/** What the backend answers the n-th request (1-based) for the case's path. */
+type Respond = (n: number, headers: IncomingHttpHeaders) => Answer
+
+interface Step {
+  readonly method?: string
+  readonly headers?: Record<string, string>
+  readonly status: number
+  /** X-Cache expected; null: absent. */
+  readonly xcache?: string | null
+  readonly body?: string
+  /** Response header values expected (lower-case names). */
+  readonly has?: Record<string, string>
+  /** Backend requests for this path after the step (polled when `eventually`). */
+  readonly backend?: number
+  readonly eventually?: boolean
+  /** Run before the step. */
+  readonly check?: (seen: IncomingHttpHeaders[]) => void
+}
+
+interface Case { readonly name: string, readonly path: string, readonly respond: Respond, readonly steps: readonly Step[] }
+
+const past = new Date(Date.now() - 3600_000).toUTCString()
+const future = new Date(Date.now() + 3600_000).toUTCString()
+const lastModified = new Date(Date.now() - 86_400_000).toUTCString()
+const ok = (headers: Record<string, string>, body = 'hello'): Respond => () => ({ headers, body })
+
+const cases: Case[] = [
+  {
+    name: 'max-age: stored on a miss, then a hit without the backend',
+    path: '/max-age',
+    respond: ok({ 'cache-control': 'max-age=60' }),
+    steps: [
+      { status: 200, xcache: 'MISS', body: 'hello', backend: 1 },
+      { status: 200, xcache: 'HIT', body: 'hello', backend: 1 },
+      { status: 200, xcache: 'HIT', body: 'hello', backend: 1 }
+    ]
+  },
+  {
+    name: 's-maxage wins over max-age=0 for a shared cache',
+    path: '/s-maxage',
+    respond: ok({ 'cache-control': 'max-age=0, s-maxage=60' }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'HIT', backend: 1 }]
+  },
+  {
+    name: 'no-store in the response: never stored',
+    path: '/no-store',
+    respond: ok({ 'cache-control': 'no-store, max-age=60' }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'MISS', backend: 2 }]
+  },
+  {
+    name: 'private: never stored by a shared cache',
+    path: '/private',
+    respond: ok({ 'cache-control': 'private, max-age=60' }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'MISS', backend: 2 }]
+  },
+  {
+    name: 'no-cache in the response: stored, revalidated before each use; a 304 serves the entry',
+    path: '/no-cache',
+    respond: (n, h) => n === 1 || h['if-none-match'] !== '"v1"'
+      ? { headers: { 'cache-control': 'no-cache, max-age=60', etag: '"v1"' }, body: `body ${n}` }
+      : { status: 304, headers: { 'cache-control': 'no-cache, max-age=60', etag: '"v1"' } },
+    steps: [
+      { status: 200, xcache: 'MISS', body: 'body 1', backend: 1 },
+      { status: 200, xcache: 'HIT', body: 'body 1', backend: 2 },
+      { status: 200, xcache: 'HIT', body: 'body 1', backend: 3, check: (seen) => { assert.equal(seen.at(-1)?.['if-none-match'], '"v1"') } }
+    ]
+  },
+  {
+    name: 'a stale entry is revalidated with its ETag; the 304 refreshes it',
+    path: '/etag-304',
+    respond: (n) => n === 1
+      ? { headers: { 'cache-control': 'max-age=60', age: '61', etag: '"e1"' }, body: 'etagged' }
+      : { status: 304, headers: { 'cache-control': 'max-age=60', etag: '"e1"' } },
+    steps: [
+      { status: 200, xcache: 'MISS', body: 'etagged', backend: 1 },
+      { status: 200, xcache: 'HIT', body: 'etagged', backend: 2 },
+      { status: 200, xcache: 'HIT', body: 'etagged', backend: 2, check: (seen) => { assert.equal(seen[1]?.['if-none-match'], '"e1"') } }
+    ]
+  },
+  {
+    name: 'a stale entry with Last-Modified is revalidated with If-Modified-Since; a 200 replaces it',
+    path: '/lm-200',
+    respond: (n) => n === 1
+      ? { headers: { 'cache-control': 'max-age=60', age: '100', 'last-modified': lastModified }, body: 'old' }
+      : { headers: { 'cache-control': 'max-age=60', 'last-modified': lastModified }, body: 'new' },
+    steps: [
+      { status: 200, xcache: 'MISS', body: 'old', backend: 1 },
+      { status: 200, xcache: 'MISS', body: 'new', backend: 2, check: (seen) => { assert.equal(seen[1], undefined) } },
+      { status: 200, xcache: 'HIT', body: 'new', backend: 2, check: (seen) => { assert.equal(seen[1]?.['if-modified-since'], lastModified) } }
+    ]
+  },
+  {
+    name: 'Expires in the future (no max-age): stored',
+    path: '/expires',
+    respond: ok({ expires: future, date: new Date().toUTCString() }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'HIT', backend: 1 }]
+  },
+  {
+    name: 'Expires in the past: stale on arrival, not stored',
+    path: '/expired',
+    respond: ok({ expires: past }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'MISS', backend: 2 }]
+  },
+  {
+    name: 'Age from the backend counts: a hit says at least that Age',
+    path: '/age',
+    respond: ok({ 'cache-control': 'max-age=600', age: '300' }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'HIT', has: { age: '300' }, backend: 1 }]
+  },
+  {
+    name: 'Vary: one entry per variant',
+    path: '/vary',
+    respond: (_n, h) => ({ headers: { 'cache-control': 'max-age=60', vary: 'Accept-Language' }, body: `lang ${String(h['accept-language'])}` }),
+    steps: [
+      { headers: { 'accept-language': 'en' }, status: 200, xcache: 'MISS', body: 'lang en', backend: 1 },
+      { headers: { 'accept-language': 'fr' }, status: 200, xcache: 'MISS', body: 'lang fr', backend: 2 },
+      { headers: { 'accept-language': 'en' }, status: 200, xcache: 'HIT', body: 'lang en', backend: 2 },
+      { headers: { 'accept-language': 'fr' }, status: 200, xcache: 'HIT', body: 'lang fr', backend: 2 }
+    ]
+  },
+  {
+    name: 'Authorization without public or s-maxage: not stored',
+    path: '/auth-private',
+    respond: ok({ 'cache-control': 'max-age=60' }),
+    steps: [
+      { headers: { authorization: 'Bearer a' }, status: 200, xcache: 'MISS', backend: 1 },
+      { headers: { authorization: 'Bearer a' }, status: 200, xcache: 'MISS', backend: 2 }
+    ]
+  },
+  {
+    name: 'Authorization with public: stored',
+    path: '/auth-public',
+    respond: ok({ 'cache-control': 'public, max-age=60' }),
+    steps: [
+      { headers: { authorization: 'Bearer a' }, status: 200, xcache: 'MISS', backend: 1 },
+      { headers: { authorization: 'Bearer a' }, status: 200, xcache: 'HIT', backend: 1 }
+    ]
+  },
+  {
+    name: 'Set-Cookie: not stored by default',
+    path: '/cookie',
+    respond: ok({ 'cache-control': 'max-age=60', 'set-cookie': 'a=1' }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'MISS', backend: 2 }]
+  },
+  {
+    name: 'Set-Cookie on a route with store_set_cookie: stored with the cookie',
+    path: '/sc/cookie',
+    respond: ok({ 'cache-control': 'max-age=60', 'set-cookie': 'a=1' }),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'HIT', has: { 'set-cookie': 'a=1' }, backend: 1 }]
+  },
+  {
+    name: 'client If-None-Match matching the entry: 304 from the cache',
+    path: '/inm',
+    respond: ok({ 'cache-control': 'max-age=60', etag: '"abc"' }),
+    steps: [
+      { status: 200, xcache: 'MISS', backend: 1 },
+      { headers: { 'if-none-match': '"abc"' }, status: 304, xcache: 'HIT', body: '', has: { etag: '"abc"' }, backend: 1 },
+      { headers: { 'if-none-match': '"other"' }, status: 200, xcache: 'HIT', body: 'hello', backend: 1 }
+    ]
+  },
+  {
+    name: 'client If-Modified-Since at or after Last-Modified: 304 from the cache',
+    path: '/ims',
+    respond: ok({ 'cache-control': 'max-age=60', 'last-modified': lastModified }),
+    steps: [
+      { status: 200, xcache: 'MISS', backend: 1 },
+      { headers: { 'if-modified-since': new Date().toUTCString() }, status: 304, xcache: 'HIT', backend: 1 },
+      { headers: { 'if-modified-since': past.replace(/\d{4}/, '1999') }, status: 200, xcache: 'HIT', backend: 1 }
+    ]
+  },
+  {
+    name: 'stale-while-revalidate: the stale entry is served at once and refreshed once in the background',
+    path: '/swr',
+    respond: (n) => ({ headers: { 'cache-control': 'max-age=60, stale-while-revalidate=600', ...(n === 1 ? { age: '61' } : {}) }, body: `v${n}` }),
+    steps: [
+      { status: 200, xcache: 'MISS', body: 'v1', backend: 1 },
+      { status: 200, xcache: 'STALE', body: 'v1', backend: 2, eventually: true },
+      { status: 200, xcache: 'HIT', body: 'v2', backend: 2 }
+    ]
+  },
+  {
+    name: 'stale-if-error: a 500 from the backend is replaced by the stale entry',
+    path: '/sie',
+    respond: (n) => n === 1
+      ? { headers: { 'cache-control': 'max-age=60, stale-if-error=600', age: '61', etag: '"s"' }, body: 'good' }
+      : { status: 500, body: 'broken' },
+    steps: [{ status: 200, xcache: 'MISS', body: 'good', backend: 1 }, { status: 200, xcache: 'STALE', body: 'good', backend: 2 }]
+  },
+  {
+    name: 'must-revalidate: a 500 is passed on, never the stale entry',
+    path: '/must-revalidate',
+    respond: (n) => n === 1
+      ? { headers: { 'cache-control': 'max-age=60, must-revalidate, stale-if-error=600', age: '61', etag: '"m"' }, body: 'good' }
+      : { status: 500, body: 'broken' },
+    steps: [{ status: 200, xcache: 'MISS', body: 'good', backend: 1 }, { status: 500, xcache: 'MISS', body: 'broken', backend: 2 }]
+  },
+  {
+    name: 'over max_object: streamed through whole, not stored',
+    path: '/small/big',
+    respond: ok({ 'cache-control': 'max-age=60' }, 'x'.repeat(5000)),
+    steps: [{ status: 200, xcache: 'MISS', body: 'x'.repeat(5000), backend: 1 }, { status: 200, xcache: 'MISS', body: 'x'.repeat(5000), backend: 2 }]
+  },
+  {
+    name: 'under max_object on the same route: stored',
+    path: '/small/ok',
+    respond: ok({ 'cache-control': 'max-age=60' }, 'y'.repeat(500)),
+    steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'HIT', body: 'y'.repeat(500), backend: 1 }]
+  },
+  {
+    name: 'HEAD: a cold HEAD is forwarded and not stored; a HEAD after a GET is a hit with the length and no body',
+    path: '/head',
+    respond: ok({ 'cache-control': 'max-age=60' }, 'twelve bytes'),
+    steps: [
+      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', backend: 1 },
+      { status: 200, xcache: 'MISS', body: 'twelve bytes', backend: 2 },
+      { method: 'HEAD', status: 200, xcache: 'HIT', body: '', has: { 'content-length': '12' }, backend: 2 }
+    ]
+  },
+  {
+    name: 'request no-store: the cache is bypassed',
+    path: '/req-no-store',
+    respond: ok({ 'cache-control': 'max-age=60' }),
+    steps: [
+      { status: 200, xcache: 'MISS', backend: 1 },
+      { headers: { 'cache-control': 'no-store' }, status: 200, xcache: 'BYPASS', backend: 2 },
+      { status: 200, xcache: 'HIT', backend: 2 }
+    ]
+  },
+  {
+    name: 'request no-cache: revalidated (the backend is asked), the response replaces the entry',
+    path: '/req-no-cache',
+    respond: (n) => ({ headers: { 'cache-control': 'max-age=60' }, body: `r${n}` }),
+    steps: [
+      { status: 200, xcache: 'MISS', body: 'r1', backend: 1 },
+      { headers: { 'cache-control': 'no-cache' }, status: 200, xcache: 'MISS', body: 'r2', backend: 2 },
+      { status: 200, xcache: 'HIT', body: 'r2', backend: 2 }
+    ]
+  },
+  {
+    name: 'POST: passed through untouched, no X-Cache',
+    path: '/post',
+    respond: ok({ 'cache-control': 'max-age=60' }),
+    steps: [{ method: 'POST', status: 200, xcache: null, backend: 1 }, { method: 'POST', status: 200, xcache: null, backend: 2 }]
+  },
+  {
+    name: 'a 500 is never stored',
+    path: '/error',
+    respond: () => ({ status: 500, headers: { 'cache-control': 'max-age=60' }, body: 'no' }),
+    steps: [{ status: 500, xcache: 'MISS', backend: 1 }, { status: 500, xcache: 'MISS', backend: 2 }]
+  },
+  {
+    name: 'Range on a cached object: 206 with Content-Range, 416 when unsatisfiable, If-Range mismatch gives 200',
+    path: '/media',
+    respond: ok({ 'cache-control': 'max-age=60', etag: '"m1"', 'content-type': 'video/mp4' }, '0123456789'),
+    steps: [
+      { status: 200, xcache: 'MISS', body: '0123456789', backend: 1 },
+      { headers: { range: 'bytes=2-5' }, status: 206, xcache: 'HIT', body: '2345', has: { 'content-range': 'bytes 2-5/10' }, backend: 1 },
+      { headers: { range: 'bytes=-3' }, status: 206, xcache: 'HIT', body: '789', has: { 'content-range': 'bytes 7-9/10' }, backend: 1 },
+      { headers: { range: 'bytes=20-' }, status: 416, xcache: 'HIT', has: { 'content-range': 'bytes */10' }, backend: 1 },
+      { headers: { range: 'bytes=2-5', 'if-range': '"m1"' }, status: 206, body: '2345', backend: 1 },
+      { headers: { range: 'bytes=2-5', 'if-range': '"old"' }, status: 200, body: '0123456789', backend: 1 }
+    ]
+  }
+]
+
+test('RFC 9111 behaviour, case by case', async (t) => {
+  const counts = new Map<string, number>()
+  const seen = new Map<string, IncomingHttpHeaders[]>()
+  const byPath = new Map(cases.map((c) => [c.path, c.respond]))
+  const backend = await startBackend(t, (req, res) => {
+    const path = req.url!.split('?')[0]!
+    const n = (counts.get(path) ?? 0) + 1
+    counts.set(path, n)
+    seen.set(path, [...(seen.get(path) ?? []), req.headers])
+    req.resume()
+    const a = byPath.get(path)?.(n, req.headers) ?? { status: 404, body: 'unknown case' }
+    res.writeHead(a.status ?? 200, a.headers ?? {})
+    res.end(a.status === 304 ? undefined : a.body)
+  })
+  const proxy: ProxyHandle = await startProxy(t, {
+    workers: 1,
+    log: { access: false },
+    upstreams: { web: { servers: [{ url: backend.url }] } },
+    routes: [
+      { match: { path: '/sc/' }, upstream: 'web', cache: { store_set_cookie: true } },
+      { match: { path: '/small/' }, upstream: 'web', cache: { max_object: '1kb' } },
+      { match: { path: '/' }, upstream: 'web', cache: {} }
+    ]
+  })
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      for (const [i, s] of c.steps.entries()) {
+        s.check?.(seen.get(c.path) ?? [])
+        const r = await request(`${proxy.url}${c.path}`, { method: s.method ?? 'GET', ...(s.headers === undefined ? {} : { headers: s.headers }) })
+        const what = `step ${i + 1}: ${JSON.stringify({ status: r.status, headers: r.headers, body: r.body.slice(0, 80) })}`
+        assert.equal(r.status, s.status, what)
+        if (s.xcache !== undefined) assert.equal(r.headers['x-cache'], s.xcache ?? undefined, what)
+        if (s.body !== undefined) assert.equal(r.body, s.body, what)
+        for (const [k, v] of Object.entries(s.has ?? {})) {
+          const got = r.headers[k]
+          if (k === 'age') assert.ok(Number(got) >= Number(v), `${what}: age ${String(got)} < ${v}`)
+          else assert.equal(Array.isArray(got) ? got.join(', ') : got, v, what)
+        }
+        if (s.backend !== undefined) {
+          if (s.eventually === true) await waitFor(() => (counts.get(c.path) ?? 0) >= s.backend!, `${c.path}: ${s.backend} backend requests`, 5000, 20)
+          assert.equal(counts.get(c.path) ?? 0, s.backend, `${what}: backend requests`)
+        }
+      }
+    })
+  }
+})
