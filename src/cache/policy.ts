@@ -188,7 +188,8 @@ function ageHeaderMs (value: string | undefined): number {
  * plus REVALIDATE_KEEP_MS when it has a validator to revalidate with.
  */
 function keepMs (fr: Freshness, hasValidator: boolean): number {
-  const fresh = Math.max(0, fr.lifetimeMs - fr.initialAgeMs)
+  // no-cache: never served without revalidation, so freshness and stale windows buy nothing
+  const fresh = fr.noCache ? 0 : Math.max(0, fr.lifetimeMs - fr.initialAgeMs)
   const window = fr.mustRevalidate || fr.noCache ? 0 : Math.max(fr.swrMs, fr.sieMs)
   return fresh + window + (hasValidator ? REVALIDATE_KEEP_MS : 0)
 }
@@ -229,7 +230,9 @@ export function storability (o: StorabilityInput): Storability {
   const fr = freshness(f, cc, o.now, o.now)
   if (!fr.explicit) {
     if (!HEURISTIC_STATUSES.has(o.status) && !cc.has('public')) return { store: false, reason: 'no explicit freshness' }
-    if (!o.heuristic || f.lastModified === undefined || parseHttpDate(f.lastModified) === undefined) {
+    // no-cache says how to use a stored copy (revalidate every time): worth storing when it has a validator, and
+    // keepMs gives it REVALIDATE_KEEP_MS only then (§5.2.2.4).
+    if (!fr.noCache && (!o.heuristic || f.lastModified === undefined || parseHttpDate(f.lastModified) === undefined)) {
       return { store: false, reason: 'no explicit freshness' }
     }
   }
@@ -341,7 +344,7 @@ export function buildEntry (o: BuildEntryInput): CacheEntry {
 /** ttlMs for an entry already built (e.g. after refreshFrom304), by the same rule as storability(). */
 export function entryTtlMs (entry: CacheEntry, now: number): number {
   const age = currentAgeMs(entry, now)
-  const fresh = Math.max(0, entry.lifetimeMs - age)
+  const fresh = entry.noCache ? 0 : Math.max(0, entry.lifetimeMs - age)
   const window = entry.mustRevalidate || entry.noCache ? 0 : Math.max(entry.swrMs, entry.sieMs)
   const validator = entry.etag !== undefined || entry.lastModified !== undefined
   return fresh + window + (validator ? REVALIDATE_KEEP_MS : 0)
@@ -392,8 +395,9 @@ export function notModified (request: HeaderLookup, entry: CacheEntry): boolean 
   if (entry.status !== 200) return false
   const inm = request('if-none-match')
   if (inm !== undefined) {
-    if (entry.etag === undefined) return false
-    return etagListMatches(inm, entry.etag, false)
+    // §13.1.2: `*` matches any current representation, with or without an ETag.
+    if (inm.trim() === '*') return true
+    return entry.etag !== undefined && etagListMatches(inm, entry.etag, false)
   }
   const ims = request('if-modified-since')
   if (ims === undefined || entry.lastModified === undefined) return false
@@ -487,10 +491,15 @@ export function refreshFrom304 (entry: CacheEntry, notModifiedHeaders: readonly 
   }
 }
 
+/** The Age value to send (§5.1): current age in whole seconds, capped at 2^31. */
+export function ageSeconds (entry: CacheEntry, now: number): number {
+  return Math.min(DELTA_SECONDS_MAX, Math.floor(currentAgeMs(entry, now) / 1000))
+}
+
 /** The stored fields plus Age in whole seconds (§5.1); the stage adds X-Cache and framing. */
 export function responseHeaders (entry: CacheEntry, now: number): string[] {
   const out = entry.headers.slice()
-  out.push('age', String(Math.min(DELTA_SECONDS_MAX, Math.floor(currentAgeMs(entry, now) / 1000))))
+  out.push('age', String(ageSeconds(entry, now)))
   return out
 }
 
