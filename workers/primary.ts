@@ -6,7 +6,7 @@ import cluster from 'node:cluster'
 import { Controller, StartupError, workerCount, probeListen, EXIT } from '../src/cluster/index.ts'
 import { createLogger } from '../src/log/index.ts'
 import { EmbeddedStore, serveEmbeddedState } from '../src/state/index.ts'
-import { startAdmin, createAdminRoutes, createMembershipRoutes, type AdminServer } from '../src/admin/index.ts'
+import { startAdmin, createAdminRoutes, createMembershipRoutes, createCacheRoutes, type AdminServer } from '../src/admin/index.ts'
 import type { Config } from '../src/config/index.ts'
 
 export interface PrimaryOptions {
@@ -73,7 +73,8 @@ export async function runPrimary ({ config, source, reread, onStop }: PrimaryOpt
             fileConfig: () => controller.fileConfig,
             refresh: async (why) => { await controller.refresh(why) },
             served: () => supervisor.config
-          })
+          }),
+          ...createCacheRoutes({ purge: async (selector) => await controller.purgeCache(selector) })
         ]
       }).catch((err: NodeJS.ErrnoException) => {
         throw new StartupError(`cannot start the admin API on ${config.admin.host}:${config.admin.port}: ${err.code ?? err.message}`, EXIT.STARTUP)

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { ConfigError, type Config } from '../config/index.ts'
 import { EmbeddedStore, createRedisState, createKeys, redisTargetOf, type SharedState } from '../state/index.ts'
 import { createActiveHealth, type ActiveHealth } from '../health/index.ts'
+import { createCacheStore, type CacheStoreHandle, type PurgeSelector } from '../cache/index.ts'
 import { createMembershipStore, overlay, sameServers, EMPTY_SNAPSHOT, type MembershipSnapshot, type MembershipStore, type Overlaid } from '../membership/index.ts'
 import { Supervisor, workerCount } from './supervisor.ts'
 import { probeListen } from './listen-probe.ts'
@@ -51,6 +52,8 @@ export class Controller {
   #unsubscribe: (() => Promise<void>) | undefined
   #pending: NodeJS.Timeout | undefined
   #poll: NodeJS.Timeout | undefined
+  /** A memory-less cache store on the primary's state: purges reach the shared level and every worker. */
+  #cache: CacheStoreHandle | undefined
 
   constructor (o: ControllerOptions) {
     this.#o = o
@@ -81,6 +84,20 @@ export class Controller {
   /** Where a served server comes from and whether it is drained. */
   member (upstream: string, url: string): { origin: string, draining: boolean } {
     return { origin: this.#served.origin[upstream]?.[url] ?? 'config', draining: this.#served.draining[upstream]?.has(url) === true }
+  }
+
+  /** Purges cached responses cluster-wide (the shared level, and every worker's memory through pub/sub). */
+  async purgeCache (selector: PurgeSelector): Promise<number> {
+    this.#cache ??= createCacheStore({
+      state: this.#state,
+      keys: createKeys(this.#file.state?.prefix ?? 'swy'),
+      memoryBytes: 0,
+      now: Date.now,
+      log: this.#log.child({ concept: 'cache' })
+    })
+    const n = await this.#cache.purge(selector)
+    this.#log.info({ selector, purged: n }, 'cache purged')
+    return n
   }
 
   /** Connects shared state, reads membership (a fault only warns), and starts generation 1. */
@@ -122,6 +139,8 @@ export class Controller {
         this.#file = next
         if (stateChanged) {
           const old = this.#state
+          void this.#cache?.close()
+          this.#cache = undefined
           await this.#useState(next)
           if (old !== this.#o.embedded) void old.close()
           await this.#subscribe()
@@ -166,7 +185,7 @@ export class Controller {
     clearInterval(this.#poll)
     clearTimeout(this.#pending)
     for (const g of [...this.#health.keys()]) this.#forget(g)
-    await Promise.all([this.supervisor.stop(this.supervisor.config.shutdown.drain_timeout), this.#unsubscribe?.().catch(() => {})])
+    await Promise.all([this.supervisor.stop(this.supervisor.config.shutdown.drain_timeout), this.#unsubscribe?.().catch(() => {}), this.#cache?.close()])
   }
 
   /** For a failed start: stops timers and checks without touching workers. */
