@@ -52,9 +52,14 @@ export function parseCacheControl (value: string | undefined): Map<string, strin
         arg = s + value.slice(from, i)
         if (i < n) i++ // closing quote
       } else {
+        // a token argument ends at whitespace; what follows it before the comma is junk
         const argStart = i
-        while (i < n && value.charCodeAt(i) !== COMMA) i++
-        arg = value.slice(argStart, i).trim()
+        while (i < n) {
+          c = value.charCodeAt(i)
+          if (c === COMMA || c === SPACE || c === TAB) break
+          i++
+        }
+        arg = value.slice(argStart, i)
       }
     }
     // anything else up to the next comma is junk

@@ -109,7 +109,7 @@ function scan (headers: readonly string[]): Fields {
       case 'date': f.date ??= v; break
       case 'age': f.age ??= v; break
       case 'expires': f.expires ??= v; break
-      case 'last-modified': f.lastModified ??= v; break
+      case 'last-modified': f.lastModified ??= v.trim(); break
       case 'etag': f.etag ??= v.trim(); break
       case 'vary': f.vary = f.vary === undefined ? v : `${f.vary}, ${v}`; break
       case 'surrogate-key': f.surrogateKey = f.surrogateKey === undefined ? v : `${f.surrogateKey} ${v}`; break
@@ -119,6 +119,11 @@ function scan (headers: readonly string[]): Fields {
     }
   }
   return f
+}
+
+/** Last-Modified when it is a valid HTTP-date: an invalid one is no validator (nothing can be compared with it). */
+function validLastModified (f: Fields): string | undefined {
+  return f.lastModified !== undefined && parseHttpDate(f.lastModified) !== undefined ? f.lastModified : undefined
 }
 
 /** Freshness facts of one response (§4.2), computed the same way for storability, buildEntry and a 304 refresh. */
@@ -232,11 +237,11 @@ export function storability (o: StorabilityInput): Storability {
     if (!HEURISTIC_STATUSES.has(o.status) && !cc.has('public')) return { store: false, reason: 'no explicit freshness' }
     // no-cache says how to use a stored copy (revalidate every time): worth storing when it has a validator, and
     // keepMs gives it REVALIDATE_KEEP_MS only then (§5.2.2.4).
-    if (!fr.noCache && (!o.heuristic || f.lastModified === undefined || parseHttpDate(f.lastModified) === undefined)) {
+    if (!fr.noCache && (!o.heuristic || validLastModified(f) === undefined)) {
       return { store: false, reason: 'no explicit freshness' }
     }
   }
-  const ttlMs = keepMs(fr, f.etag !== undefined || f.lastModified !== undefined)
+  const ttlMs = keepMs(fr, f.etag !== undefined || validLastModified(f) !== undefined)
   if (ttlMs <= 0) return { store: false, reason: 'stale on arrival' }
   return { store: true, ttlMs }
 }
@@ -334,7 +339,7 @@ export function buildEntry (o: BuildEntryInput): CacheEntry {
     mustRevalidate: fr.mustRevalidate,
     noCache: fr.noCache,
     etag: f.etag,
-    lastModified: f.lastModified,
+    lastModified: validLastModified(f),
     tags: parseTags(f.surrogateKey, f.cacheTag),
     vary: parseVary(f.vary),
     url: o.url
@@ -484,7 +489,7 @@ export function refreshFrom304 (entry: CacheEntry, notModifiedHeaders: readonly 
     mustRevalidate: fr.mustRevalidate,
     noCache: fr.noCache,
     etag: f.etag,
-    lastModified: f.lastModified,
+    lastModified: validLastModified(f),
     tags: parseTags(f.surrogateKey, f.cacheTag),
     vary: entry.vary,
     url: entry.url

@@ -15,6 +15,7 @@ const ccCases: Array<{ name: string, input: string | undefined, expected: Array<
   { name: 'RFC 9110 §5.6.1 empty list members and whitespace are skipped', input: ' , ,public,, max-age=1 ,', expected: [['public', true], ['max-age', '1']] },
   { name: 'whitespace around = is tolerated', input: 'max-age = 30', expected: [['max-age', '30']] },
   { name: '§4.2.1 the first of repeated directives wins', input: 'max-age=10, max-age=20', expected: [['max-age', '10']] },
+  { name: 'junk after an argument is skipped up to the next comma', input: 'max-age=60 junk, public', expected: [['max-age', '60'], ['public', true]] },
   { name: 'junk after a token is skipped up to the next comma', input: 'public junk junk, no-cache', expected: [['public', true], ['no-cache', true]] },
   { name: 'a member with no name is skipped', input: '=5, s-maxage=7', expected: [['s-maxage', '7']] },
   { name: 'an unterminated quote takes the rest', input: 'no-cache="set-cookie', expected: [['no-cache', 'set-cookie']] },

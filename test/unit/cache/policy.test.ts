@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import type { CacheEntry, HeaderLookup, RequestPolicy, Storability, Usability } from '../../../src/cache/types.ts'
 import {
   buildEntry, currentAgeMs, entryTtlMs, notModified, refreshFrom304, requestPolicy, responseHeaders, revalidationHeaders,
-  secondaryKey, servableOnError, storability, usability, ageSeconds, REVALIDATE_KEEP_MS
+  secondaryKey, servableOnError, storability, usability, ageSeconds, etagListMatches, REVALIDATE_KEEP_MS
 } from '../../../src/cache/policy.ts'
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0)
@@ -131,6 +131,7 @@ const storeCases: Array<{ name: string, input: StoreInput, expected: Storability
   { name: '§4.2.2 heuristic off in config', input: { heuristic: false, headers: [...DATE, 'last-modified', http(T0 - 5 * 24 * H)] }, expected: { store: false, reason: 'no explicit freshness' } },
   { name: '§4.2.2 heuristic needs a heuristically cacheable status (302 is not)', input: { status: 302, heuristic: true, headers: [...DATE, 'last-modified', http(T0 - 24 * H)] }, expected: { store: false, reason: 'no explicit freshness' } },
   { name: '§4.2.2 public makes any understood status heuristically cacheable', input: { status: 302, heuristic: true, headers: [...DATE, 'cache-control', 'public', 'last-modified', http(T0 - 10 * H)] }, expected: { store: true, ttlMs: H + keep } },
+  { name: 'an invalid Last-Modified is no validator: stale on arrival', input: { headers: [...DATE, 'expires', '0', 'last-modified', 'yesterday'] }, expected: { store: false, reason: 'stale on arrival' } },
   { name: '§4.2.2 heuristic on 501 with an invalid Last-Modified', input: { status: 501, heuristic: true, headers: [...DATE, 'last-modified', 'yesterday'] }, expected: { store: false, reason: 'no explicit freshness' } }
 ]
 
@@ -174,6 +175,7 @@ const buildCases: Array<{ name: string, input: BuildInput, expected: Partial<Cac
   { name: '§5.2.2.4 no-cache with field names is whole-response no-cache', input: { headers: ['cache-control', 'no-cache="set-cookie", max-age=60'] }, expected: { noCache: true } },
   { name: 'validators', input: { headers: ['etag', 'W/"v1"', 'last-modified', 'Sun, 06 Nov 1994 08:49:37 GMT'] }, expected: { etag: 'W/"v1"', lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' } },
   { name: 'no validators', input: { headers: ['cache-control', 'max-age=1'] }, expected: { etag: undefined, lastModified: undefined } },
+  { name: 'an invalid Last-Modified is no validator', input: { headers: ['cache-control', 'max-age=1', 'last-modified', 'yesterday'] }, expected: { lastModified: undefined } },
   { name: 'tags: Surrogate-Key on spaces, Cache-Tag on commas, trimmed, deduped', input: { headers: ['surrogate-key', 'a b  c a', 'cache-tag', ' c, d ,e,,'] }, expected: { tags: ['a', 'b', 'c', 'd', 'e'] } },
   { name: 'tags: several Surrogate-Key and Cache-Tag lines', input: { headers: ['surrogate-key', 'a', 'surrogate-key', 'b', 'cache-tag', 'x', 'cache-tag', 'y'] }, expected: { tags: ['a', 'b', 'x', 'y'] } },
   { name: '§4.1 Vary names lower-case and sorted', input: { headers: ['vary', 'User-Agent', 'vary', 'Accept-Encoding'] }, expected: { vary: ['accept-encoding', 'user-agent'] } },
@@ -306,6 +308,24 @@ const conditionalCases: Array<{ name: string, input: { headers: Record<string, s
 for (const c of conditionalCases) {
   test(`notModified: ${c.name}`, () => {
     assert.equal(notModified(lookup(c.input.headers), entry(c.input.entry)), c.expected)
+  })
+}
+
+// ── etagListMatches ──────────────────────────────────────────────────────────────────────────────────────────────
+
+const tagCases: Array<{ name: string, input: { list: string, etag: string, strong: boolean }, expected: boolean }> = [
+  { name: 'RFC 9110 §8.8.3.2 strong comparison: both strong and equal', input: { list: '"a"', etag: '"a"', strong: true }, expected: true },
+  { name: 'RFC 9110 §8.8.3.2 strong comparison: a weak list member', input: { list: 'W/"a"', etag: '"a"', strong: true }, expected: false },
+  { name: 'RFC 9110 §8.8.3.2 strong comparison: a weak entry tag', input: { list: '"a"', etag: 'W/"a"', strong: true }, expected: false },
+  { name: 'RFC 9110 §8.8.3.2 weak comparison: both weak', input: { list: 'W/"a"', etag: 'W/"a"', strong: false }, expected: true },
+  { name: 'tags are case-sensitive', input: { list: '"A"', etag: '"a"', strong: false }, expected: false },
+  { name: 'an unquoted (non-conforming) tag compares as sent', input: { list: 'abc, def', etag: 'def', strong: false }, expected: true },
+  { name: 'an unterminated quote does not match', input: { list: '"a', etag: '"a"', strong: false }, expected: false }
+]
+
+for (const c of tagCases) {
+  test(`etagListMatches: ${c.name}`, () => {
+    assert.equal(etagListMatches(c.input.list, c.input.etag, c.input.strong), c.expected)
   })
 }
 
