@@ -145,6 +145,7 @@ class Store implements CacheStoreHandle {
   }
 
   async put (key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0)) return
     const now = this.#now()
     const expiresAt = now + ttlMs
     this.#mem.put(key, entry, expiresAt)
@@ -197,9 +198,12 @@ class Store implements CacheStoreHandle {
 
   async lock (key: string, ttlMs: number): Promise<'acquired' | 'held' | 'unavailable'> {
     if (this.#closed || this.#bypass()) return 'unavailable'
-    // A waiter must hear the fill announcement: no 'held' before the fill channel is subscribed.
-    await this.#subscribe()
-    if (this.#offFill === undefined) return 'unavailable'
+    // This worker already holds it, or already waits on its holder: no round trip (a hot key's burst in one worker
+    // costs one SET NX). The poll loop catches a lock that expired meanwhile.
+    if (this.#tokens.has(key) || this.#waits.has(key)) return 'held'
+    // Not awaited: with Redis down a subscribe waits seconds. Waiters do without it: the poll sees the lock gone and
+    // the entry there ('released'), just up to lockPollMs later than the announcement would have.
+    if (this.#offFill === undefined) void this.#subscribe()
     const token = this.#random(16)
     let won: boolean
     try {

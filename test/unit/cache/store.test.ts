@@ -2,10 +2,11 @@
 // in-memory IPC channels; and the fault path on a store that is down (every call a StateUnavailableError).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { EmbeddedStore, attachStateWorker, createIpcState, createKeys } from '../../../src/state/index.ts'
+import { EmbeddedStore, StateUnavailableError, attachStateWorker, createIpcState, createKeys, type SharedState } from '../../../src/state/index.ts'
 import { createCacheStore } from '../../../src/cache/store.ts'
 import { ipcPair } from '../state/pair.ts'
-import { storeSuite } from './store-suite.ts'
+import { waitFor } from '../../helpers/index.ts'
+import { storeSuite, quiet } from './store-suite.ts'
 import { entry } from './store-fixtures.ts'
 
 storeSuite('embedded (the primary in-process + two workers over IPC)', async () => {
@@ -77,4 +78,68 @@ test('a worker whose primary stops answering: get misses within the IPC timeout,
   await s.close()
   await w.close()
   await primary.close()
+})
+
+/** `state` with its calls counted, and subscribe optionally failing (as with Redis down when the store started). */
+function instrumented (state: SharedState, o: { failSubscribe: boolean }): { state: SharedState, calls: Map<string, number> } {
+  const calls = new Map<string, number>()
+  const proxy = new Proxy(state, {
+    get (target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if (typeof v !== 'function' || typeof prop !== 'string') return v
+      return async (...args: unknown[]) => {
+        calls.set(prop, (calls.get(prop) ?? 0) + 1)
+        if (prop === 'subscribe' && o.failSubscribe) throw new StateUnavailableError('subscribe refused (test)')
+        return await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+      }
+    }
+  })
+  return { state: proxy, calls }
+}
+
+test('a waiter that missed the fill announcement (no subscription) still resolves released once the lock is gone and the entry is there', async (t) => {
+  const shared = new EmbeddedStore({ sweepMs: 0 })
+  t.after(() => shared.close())
+  const keys = createKeys('t')
+  const holder = createCacheStore({ state: shared, keys, memoryBytes: 1 << 20, now: Date.now, log: quiet })
+  const deaf = instrumented(shared, { failSubscribe: true })
+  const waiter = createCacheStore({ state: deaf.state, keys, memoryBytes: 1 << 20, now: Date.now, log: quiet, lockPollMs: 20, retryMs: 0 })
+  t.after(async () => { await holder.close(); await waiter.close() })
+  await holder.ready()
+  await waiter.ready()
+  assert.equal(await holder.lock('k', 60_000), 'acquired')
+  assert.equal(await waiter.lock('k', 60_000), 'held')
+  const w = waiter.waitFill('k', 20_000)
+  await holder.put('k', entry('h/a'), 60_000)
+  await holder.release('k')
+  assert.equal(await w, 'released')
+  assert.equal((await waiter.get('k'))?.url, 'h/a')
+})
+
+test('many waiters on one key cost no extra subscription, one poll loop, and no SET NX beyond the first', async (t) => {
+  const shared = new EmbeddedStore({ sweepMs: 0 })
+  t.after(() => shared.close())
+  const keys = createKeys('t')
+  const holder = createCacheStore({ state: shared, keys, memoryBytes: 1 << 20, now: Date.now, log: quiet })
+  const counted = instrumented(shared, { failSubscribe: false })
+  const s = createCacheStore({ state: counted.state, keys, memoryBytes: 1 << 20, now: Date.now, log: quiet, lockPollMs: 10 })
+  t.after(async () => { await holder.close(); await s.close() })
+  await holder.ready()
+  await s.ready()
+  const subscribes = counted.calls.get('subscribe')
+  assert.equal(subscribes, 2, 'the fill and purge channels, once each')
+  assert.equal(await holder.lock('k', 60_000), 'acquired')
+  assert.equal(await s.lock('k', 60_000), 'held')
+  const waits = [s.waitFill('k', 20_000)]
+  for (let i = 0; i < 99; i++) {
+    assert.equal(await s.lock('k', 60_000), 'held')
+    waits.push(s.waitFill('k', 20_000))
+  }
+  assert.equal(counted.calls.get('setIfAbsent'), 1, 'one SET NX: the others knew this worker already waits')
+  await waitFor(() => (counted.calls.get('getMany') ?? 0) >= 3, 'three polls', 5000, 5)
+  assert.ok((counted.calls.get('getMany') ?? 0) < 100, 'polls are per key, not per waiter')
+  await holder.put('k', entry('h/a'), 60_000)
+  await holder.release('k')
+  assert.deepEqual(new Set(await Promise.all(waits)), new Set(['released']))
+  assert.equal(counted.calls.get('subscribe'), subscribes)
 })
