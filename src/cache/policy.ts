@@ -47,11 +47,16 @@ const NOT_UPDATED: ReadonlySet<string> = new Set([
 /** Fields compared case-insensitively when building a variant key (RFC 9110 §12.5: tokens, codings, language tags, media types). */
 const CASELESS_VARY: ReadonlySet<string> = new Set(['accept', 'accept-charset', 'accept-encoding', 'accept-language'])
 
-const NOT_CACHEABLE_REQUEST: RequestPolicy = Object.freeze({
-  cacheable: false, noStore: false, noCache: false, maxAgeMs: undefined, maxStaleMs: undefined, minFreshMs: undefined, onlyIfCached: false, authorized: false
-})
-const PLAIN_REQUEST: RequestPolicy = Object.freeze({ ...NOT_CACHEABLE_REQUEST, cacheable: true })
-const PLAIN_AUTHORIZED_REQUEST: RequestPolicy = Object.freeze({ ...PLAIN_REQUEST, authorized: true })
+/** Every RequestPolicy comes from this one literal, so the stage's reads of it see one object shape. */
+function makePolicy (cacheable: boolean, noStore: boolean, noCache: boolean, maxAgeMs: number | undefined, maxStaleMs: number | undefined,
+  minFreshMs: number | undefined, onlyIfCached: boolean, authorized: boolean): RequestPolicy {
+  return { cacheable, noStore, noCache, maxAgeMs, maxStaleMs, minFreshMs, onlyIfCached, authorized }
+}
+
+// The common requests share one (readonly) policy each: the hit path of a plain GET allocates nothing here.
+const PLAIN_REQUEST = makePolicy(true, false, false, undefined, undefined, undefined, false, false)
+const PLAIN_AUTHORIZED_REQUEST = makePolicy(true, false, false, undefined, undefined, undefined, false, true)
+const NOT_CACHEABLE_REQUEST = makePolicy(false, false, false, undefined, undefined, undefined, false, false)
 
 /**
  * What a request allows (§5.2.1): only GET and HEAD may be answered from the cache. `Pragma: no-cache` counts
@@ -64,24 +69,23 @@ export function requestPolicy (method: string, header: HeaderLookup): RequestPol
   const value = header('cache-control')
   if (value === undefined) {
     const pragma = header('pragma')
-    if (pragma === undefined || !listHas(pragma, 'no-cache')) {
-      return cacheable ? (authorized ? PLAIN_AUTHORIZED_REQUEST : PLAIN_REQUEST) : (authorized ? { ...NOT_CACHEABLE_REQUEST, authorized } : NOT_CACHEABLE_REQUEST)
-    }
-    return { ...NOT_CACHEABLE_REQUEST, cacheable, noCache: true, authorized }
+    if (pragma !== undefined && listHas(pragma, 'no-cache')) return makePolicy(cacheable, false, true, undefined, undefined, undefined, false, authorized)
+    if (!cacheable) return authorized ? makePolicy(false, false, false, undefined, undefined, undefined, false, true) : NOT_CACHEABLE_REQUEST
+    return authorized ? PLAIN_AUTHORIZED_REQUEST : PLAIN_REQUEST
   }
   const cc = parseCacheControl(value)
   const maxAgeMs = deltaSecondsMs(cc, 'max-age')
   const maxStale = cc.get('max-stale')
-  return {
+  return makePolicy(
     cacheable,
-    noStore: cc.has('no-store'),
-    noCache: cc.has('no-cache') || maxAgeMs === 0,
+    cc.has('no-store'),
+    cc.has('no-cache') || maxAgeMs === 0,
     maxAgeMs,
-    maxStaleMs: maxStale === true ? Infinity : deltaSecondsMs(cc, 'max-stale'),
-    minFreshMs: deltaSecondsMs(cc, 'min-fresh'),
-    onlyIfCached: cc.has('only-if-cached'),
+    maxStale === true ? Infinity : deltaSecondsMs(cc, 'max-stale'),
+    deltaSecondsMs(cc, 'min-fresh'),
+    cc.has('only-if-cached'),
     authorized
-  }
+  )
 }
 
 /** The response fields the policy reads, gathered in one pass over a flat `[name, value, …]` list. */
@@ -511,10 +515,12 @@ export function responseHeaders (entry: CacheEntry, now: number): string[] {
 /**
  * The variant key (§4.1): for each Vary name, in the given order, `name:value` or just `name` when the request
  * lacks it (absent ≠ empty), joined by newlines (which no field name or value can contain). Values are normalised
- * only in ways that cannot change their meaning: leading/trailing whitespace dropped, whitespace runs collapsed to
- * one space, whitespace around commas dropped (list syntax, RFC 9110 §5.6.1); and lower-cased for Accept,
- * Accept-Charset, Accept-Encoding and Accept-Language, whose tokens compare case-insensitively. Member order, q-values
- * and every other field (Cookie, User-Agent …) are kept as sent.
+ * only where list syntax and token rules make variants equal: leading/trailing whitespace dropped, whitespace runs
+ * collapsed to one space, whitespace around commas dropped (RFC 9110 §5.6.1; quotes are not tracked, so a quoted
+ * double space collapses too); lower-cased for Accept, Accept-Charset, Accept-Encoding and Accept-Language, whose
+ * codings, charsets, language tags and media types compare case-insensitively (parameter values are lower-cased
+ * with them). Member order and q-values are kept (no reordering), and every other field (Cookie, User-Agent,
+ * custom ones) keeps its case.
  */
 export function secondaryKey (vary: readonly string[], request: HeaderLookup): string {
   let key = ''

@@ -51,6 +51,8 @@ const dateCases: Array<{ name: string, input: string | undefined, expected: numb
   { name: 'RFC 9110 §5.6.7 obsolete RFC 850 form', input: 'Sunday, 06-Nov-94 08:49:37 GMT', expected: T },
   { name: 'RFC 9110 §5.6.7 RFC 850 two-digit year below 70 is 20xx', input: 'Monday, 06-Nov-23 08:49:37 GMT', expected: Date.UTC(2023, 10, 6, 8, 49, 37) },
   { name: 'RFC 9110 §5.6.7 obsolete asctime form is GMT', input: 'Sun Nov  6 08:49:37 1994', expected: T },
+  { name: 'lenient: a one-digit day', input: 'Sun, 6 Nov 1994 08:49:37 GMT', expected: T },
+  { name: 'lenient: UTC for GMT', input: 'Sun, 06 Nov 1994 08:49:37 UTC', expected: T },
   { name: 'surrounding whitespace is ignored', input: '  Sun, 06 Nov 1994 08:49:37 GMT ', expected: T },
   { name: 'month names case-insensitively', input: 'Sun, 06 NOV 1994 08:49:37 GMT', expected: T },
   { name: 'RFC 9111 §5.3 "0" is not a date', input: '0', expected: undefined },

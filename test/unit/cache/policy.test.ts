@@ -71,6 +71,10 @@ for (const c of requestCases) {
   })
 }
 
+test('requestPolicy: a plain GET allocates no policy (one shared object)', () => {
+  assert.equal(requestPolicy('GET', lookup({})), requestPolicy('HEAD', lookup({ accept: '*/*' })))
+})
+
 // ── storability ──────────────────────────────────────────────────────────────────────────────────────────────────
 
 interface StoreInput {
