@@ -12,6 +12,9 @@ const BODY_64K = Buffer.alloc(65_536, 'y')
 // Flat header arrays skip the per-call object walk in writeHead.
 const HEAD_100B = ['content-type', 'application/octet-stream', 'content-length', String(BODY_100B.length)]
 const HEAD_64K = ['content-type', 'application/octet-stream', 'content-length', String(BODY_64K.length)]
+// A cacheable object for bench/load/cache.ts: what a cache in front serves without asking again for an hour.
+const BODY_1K = Buffer.alloc(1024, 'c')
+const HEAD_1K_CACHED = ['content-type', 'application/octet-stream', 'content-length', String(BODY_1K.length), 'cache-control', 'max-age=3600', 'etag', '"bench-1k"']
 const NOT_FOUND = Buffer.from('not found\n')
 const HEAD_404 = ['content-type', 'text/plain', 'content-length', String(NOT_FOUND.length)]
 
@@ -33,6 +36,11 @@ function handle (req: IncomingMessage, res: ServerResponse): void {
   if (method === 'GET' && url === '/64k') {
     res.writeHead(200, HEAD_64K)
     res.end(BODY_64K)
+    return
+  }
+  if ((method === 'GET' || method === 'HEAD') && url === '/cached-1k') {
+    res.writeHead(200, HEAD_1K_CACHED)
+    res.end(method === 'HEAD' ? undefined : BODY_1K)
     return
   }
   if (method === 'POST' && url === '/upload') {
