@@ -11,12 +11,14 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { freePort, installCleanup, pinned, spawnChild, stopAll, stopChild, waitForHttp200, type Child } from './children.ts'
 import { startBackendChild } from './targets.ts'
-import { runAutocannon, type LoadOptions, type Measurement, type Scenario } from './tools.ts'
+import { runLoad, type LoadOptions, type Measurement, type Scenario, type ToolName } from './tools.ts'
 
 const USAGE = `usage: node dist/bench/load/cache.js [options]
   --duration S      seconds per measured run (default 8)
   --connections N   concurrent connections (default 50)
   --runs N          measured runs per target, alternating (default 3; the median is reported)
+  --tool T          autocannon (default) or wrk (lighter: autocannon itself tops out near 45k req/s here)
+  --threads N       wrk threads (default 1)
   --pin             taskset: proxies on CPU 1; backend and load generator on CPU 0
   --no-nginx        skip nginx even when installed`
 
@@ -38,12 +40,17 @@ function parseOptions () {
       connections: { type: 'string', default: '50' },
       runs: { type: 'string', default: '3' },
       pin: { type: 'boolean', default: false },
+      tool: { type: 'string', default: 'autocannon' },
+      threads: { type: 'string', default: '1' },
       'no-nginx': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
   if (values.help) { console.log(USAGE); process.exit(0) }
+  if (values.tool !== 'autocannon' && values.tool !== 'wrk') throw new Error(`--tool: expected autocannon or wrk, got '${values.tool}'`)
   return {
+    tool: values.tool as ToolName,
+    threads: positiveInt('threads', values.threads),
     durationS: positiveInt('duration', values.duration),
     connections: positiveInt('connections', values.connections),
     runs: positiveInt('runs', values.runs),
@@ -160,13 +167,13 @@ async function main (): Promise<void> {
   if (nginxSkipped === undefined) targets.push(await startNginx(tmpDir, backend.port, proxyCpu))
   for (const t of targets) await warm(t)
 
-  const load: LoadOptions = { durationS: opts.durationS, connections: opts.connections, threads: 1, cpu: undefined, tmpDir }
+  const load: LoadOptions = { durationS: opts.durationS, connections: opts.connections, threads: opts.threads, cpu: opts.pin ? LOAD_CPU : undefined, tmpDir }
   const runs = new Map<string, Measurement[]>(targets.map((t) => [t.id, []]))
   // One discarded second per target first (JIT, connection pools), then the rounds, alternating targets.
-  for (const t of targets) await runAutocannon(t.url, HIT_1K, { ...load, durationS: 1 })
+  for (const t of targets) await runLoad(opts.tool, t.url, HIT_1K, { ...load, durationS: 1 })
   for (let r = 0; r < opts.runs; r++) {
     for (const t of targets) {
-      const m = await runAutocannon(t.url, HIT_1K, load)
+      const m = await runLoad(opts.tool, t.url, HIT_1K, load)
       runs.get(t.id)!.push(m)
       console.error(`round ${r + 1}/${opts.runs} ${t.label}: ${Math.round(m.rps)} req/s, p99 ${m.p99Ms} ms${m.errors + m.non2xx > 0 ? `, ${m.errors} errors, ${m.non2xx} non-2xx` : ''}`)
     }
@@ -179,7 +186,7 @@ async function main (): Promise<void> {
   const ng = rows.find((r) => r.id === 'nginx-1')
   const direct = rows.find((r) => r.id === 'direct')!
   const lines = [
-    `### Cache hits, 1 KiB object (${opts.connections} connections, ${opts.durationS} s × ${opts.runs} runs, median${opts.pin ? ', pinned' : ''})`,
+    `### Cache hits, 1 KiB object (${opts.tool}, ${opts.connections} connections, ${opts.durationS} s × ${opts.runs} runs, median${opts.pin ? ', pinned' : ''})`,
     '',
     '| target | req/s | p99 ms | ÷ direct |',
     '|---|---:|---:|---:|',
