@@ -9,7 +9,7 @@ import { cpus, release, tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { freePort, installCleanup, pinned, spawnChild, stopAll, stopChild, waitForHttp200, type Child } from './children.ts'
+import { freePort, installCleanup, pinned, spawnChild, stopAll, stopChild, waitForHttp200, waitForJsonLine, type Child } from './children.ts'
 import { startBackendChild } from './targets.ts'
 import { runLoad, type LoadOptions, type Measurement, type Scenario, type ToolName } from './tools.ts'
 
@@ -20,7 +20,8 @@ const USAGE = `usage: node dist/bench/load/cache.js [options]
   --tool T          autocannon (default) or wrk (lighter: autocannon itself tops out near 45k req/s here)
   --threads N       wrk threads (default 1)
   --pin             taskset: proxies on CPU 1; backend and load generator on CPU 0
-  --no-nginx        skip nginx even when installed`
+  --no-nginx        skip nginx even when installed
+  --no-bare         skip the bare uWS app (the ceiling: constant answers, no proxy)`
 
 const HIT_1K: Scenario = { id: 'hit-1k', title: '1 KiB cache hit', method: 'GET', path: '/cached-1k', bodyBytes: 0 }
 const READY_MS = 20_000
@@ -43,6 +44,7 @@ function parseOptions () {
       tool: { type: 'string', default: 'autocannon' },
       threads: { type: 'string', default: '1' },
       'no-nginx': { type: 'boolean', default: false },
+      'no-bare': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -55,7 +57,8 @@ function parseOptions () {
     connections: positiveInt('connections', values.connections),
     runs: positiveInt('runs', values.runs),
     pin: values.pin,
-    nginx: !values['no-nginx']
+    nginx: !values['no-nginx'],
+    bare: !values['no-bare']
   }
 }
 
@@ -136,6 +139,13 @@ async function startNginx (tmpDir: string, backendPort: number, cpu: number | un
   return { id: 'nginx-1', label: 'nginx proxy_cache (1 worker)', url, child }
 }
 
+async function startBare (root: string, cpu: number | undefined): Promise<Target> {
+  const [cmd, args] = pinned(cpu, process.execPath, [join(root, 'dist/bench/servers/uws-bare.js'), '--port', '0'])
+  const child = spawnChild('uws-bare', cmd, args, root)
+  const line = await waitForJsonLine(child, (v): v is { port: number } => typeof (v as { port?: unknown } | null)?.port === 'number', READY_MS)
+  return { id: 'uws-bare', label: 'bare uWS app, constant answer (ceiling)', url: `http://127.0.0.1:${line.port}`, child }
+}
+
 /** Requests the object until the target says it came from its cache (X-Cache: HIT), bounded. */
 async function warm (t: Target): Promise<void> {
   const deadline = Date.now() + 10_000
@@ -194,6 +204,7 @@ async function main (): Promise<void> {
   targets.push(await startSwitchyard(root, tmpDir, backend.port, proxyCpu))
   const nginxSkipped = !opts.nginx ? 'skipped (--no-nginx)' : onPath('nginx') ? undefined : 'nginx not installed'
   if (nginxSkipped === undefined) targets.push(await startNginx(tmpDir, backend.port, proxyCpu))
+  if (opts.bare) targets.push(await startBare(root, proxyCpu))
   for (const t of targets) await warm(t)
 
   const load: LoadOptions = { durationS: opts.durationS, connections: opts.connections, threads: opts.threads, cpu: opts.pin ? LOAD_CPU : undefined, tmpDir }
@@ -227,6 +238,7 @@ async function main (): Promise<void> {
       ? `nginx: ${nginxSkipped ?? 'not run'}`
       : `Switchyard ÷ nginx proxy_cache: **${(sw.rps / ng.rps).toFixed(2)}×** req/s (bar ≥ 1.5), ${(perCpu(sw)! / perCpu(ng)!).toFixed(2)}× requests per CPU-second`,
     'A proxy below 100% CPU was not the bottleneck (the load generator shares the machine); requests per CPU-second compare what each proxy spends on a hit.',
+    ...(rows.some((r) => r.id === 'uws-bare') ? [`Switchyard ÷ bare uWS ceiling: ${(sw.rps / rows.find((r) => r.id === 'uws-bare')!.rps).toFixed(2)}×${ng === undefined ? '' : `; bare uWS ÷ nginx: ${(rows.find((r) => r.id === 'uws-bare')!.rps / ng.rps).toFixed(2)}×`}`] : []),
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}`
   ]
   console.log(lines.join('\n'))
