@@ -319,3 +319,24 @@ test('RFC 9111 behaviour, case by case', async (t) => {
     })
   }
 })
+
+test('embedded state (no Redis): a purge through the admin API reaches both workers', async (t) => {
+  let version = 1
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'cache-tag': 'a, b' })
+    res.end(`v${version}`)
+  })
+  const proxy = await startProxy(t, { workers: 2, log: { access: false }, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ upstream: 'web', cache: {} }] })
+  const h = { host: 'embedded.test' }
+  // Fresh connections land on either worker: after 16 every worker holds a memory copy.
+  for (let i = 0; i < 16; i++) assert.equal((await request(`${proxy.url}/thing`, { headers: h })).body, 'v1')
+  version = 2
+  const res = await fetch(`${proxy.adminUrl}/api/cache/purge`, { method: 'POST', body: JSON.stringify({ tag: 'b' }) })
+  assert.equal(res.status, 200)
+  assert.equal((await res.json() as { purged: number }).purged, 1)
+  await waitFor(async () => {
+    for (let i = 0; i < 8; i++) if ((await request(`${proxy.url}/thing`, { headers: h })).body !== 'v2') return false
+    return true
+  }, 'every worker to serve v2 after the purge', 1000, 10)
+})
