@@ -65,7 +65,8 @@ async function start (config: Config, generation: number): Promise<void> {
       now: Date.now,
       log: log.child({ concept: 'cache' })
     })
-    await cache.ready()
+    // Subscribed to fills and purges before serving, but never held up by a state outage: waiters poll meanwhile.
+    await Promise.race([cache.ready(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
   }
   const runtime = buildRuntime(config, {
     log,

@@ -179,8 +179,9 @@ export function createCacheStage (o: CacheStageOptions): Stage {
       const filledKey = vary === undefined || vary.length === 0 ? primary : variantKey(primary, vary, header)
       const filled = await store.get(filledKey)
       if (ex.aborted) return DONE
-      if (filled !== undefined && policy.usability(filled, req, now()) !== 'revalidate') {
-        serveEntry(ex, ex.downstream, filled, HIT, flags, policy, now())
+      const u = filled === undefined ? 'revalidate' : policy.usability(filled, req, now())
+      if (u !== 'revalidate') {
+        serveEntry(ex, ex.downstream, filled!, u === 'fresh' ? HIT : STALE, flags, policy, now())
         return DONE
       }
       // The holder died (its lock expired): try to become the fetcher. Otherwise its response was not storable,

@@ -224,3 +224,27 @@ test('Redis stopped: cache bypass, fresh memory entries still HIT, no failed req
     return second.headers['x-cache'] === 'HIT'
   }, 'the shared level to work again after Redis restarted', 15_000, 200)
 })
+
+test('Redis down when the proxy starts: it starts, answers from the backend and worker memory, and keeps answering once Redis is up', async (t) => {
+  const redis = await startRedis(t)
+  await redis.stop()
+  const backend = await countingBackend(t, (path, v, _req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=600' })
+    res.end(`${path} v${v}`)
+  })
+  const p = await startProxy(t, {
+    workers: 1,
+    upstreams: { web: { servers: [{ url: backend.url }] } },
+    routes: [{ upstream: 'web', cache: {} }],
+    state: { redis: redis.url, prefix: 'cachetest4' },
+    log: { access: false }
+  })
+  const first = await request(`${p.url}/early`)
+  assert.equal(first.status, 200)
+  assert.equal(first.headers['x-cache'], 'MISS')
+  const second = await request(`${p.url}/early`)
+  assert.equal(second.headers['x-cache'], 'HIT', 'kept in worker memory while Redis is down')
+  assert.equal(backend.count('/early'), 1)
+  await redis.start()
+  await waitFor(async () => (await request(`${p.url}/later-${Date.now()}`)).status === 200 && (await request(`${p.url}/early`)).status === 200, 'requests after Redis came up', 5000, 100)
+})
