@@ -9,7 +9,7 @@ import { ERROR_CODES } from '../errors/index.ts'
 import type { StagePolicy } from './stage-policy.ts'
 import type { CacheEntry, CacheStore, HeaderLookup, RequestPolicy } from './types.ts'
 import { serveEntry, lookupOf, HIT, STALE, F_POLICY, F_RANGE, F_IF_RANGE, F_CONDITIONAL, F_PRECONDITION } from './serve.ts'
-import { CacheTee, SinkDownstream, MODE_PASS, MODE_STORE, type TeeShared } from './tee.ts'
+import { CacheTee, SinkDownstream, InvalidatingDownstream, MODE_PASS, MODE_STORE, type TeeShared } from './tee.ts'
 
 export interface CacheStageOptions {
   /** The route's id (`host/path` prefix); part of every key, so two routes never share entries. */
@@ -197,7 +197,11 @@ export function createCacheStage (o: CacheStageOptions): Stage {
     name: 'cache',
     run (ex) {
       const m = ex.method
-      if (m !== 'GET' && m !== 'HEAD') return NEXT
+      if (m !== 'GET' && m !== 'HEAD') {
+        // Unsafe methods invalidate the URL once the backend accepted them (RFC 9111 §4.4); OPTIONS and TRACE are safe.
+        if (m !== 'OPTIONS' && m !== 'TRACE') ex.downstream = new InvalidatingDownstream(ex.downstream, store, urlOf(ex), log)
+        return NEXT
+      }
       const flags = scan(ex.headers)
       const req = (flags & F_POLICY) === 0 ? plainGet : policy.request(m, lookupOf(ex))
       const primary = `${routeId}|${ex.host.toLowerCase()}|${ex.path}${ex.query === '' ? '' : '?'}${ex.query}`

@@ -227,3 +227,36 @@ export class SinkDownstream implements Downstream {
   abort (): void { this.ex?.clientAborted() }
   reply (): void { this.ex?.completed() }
 }
+
+/**
+ * In front of the client for an unsafe request (POST, PUT, DELETE, PATCH …) on a cached route: passes everything on,
+ * and a non-error answer invalidates the URL's entries cluster-wide (RFC 9111 §4.4).
+ */
+export class InvalidatingDownstream implements Downstream {
+  readonly #real: Downstream
+  readonly #store: CacheStore
+  readonly #url: string
+  readonly #log: Logger
+
+  constructor (real: Downstream, store: CacheStore, url: string, log: Logger) {
+    this.#real = real
+    this.#store = store
+    this.#url = url
+    this.#log = log
+  }
+
+  get onDrain (): (() => void) | null { return this.#real.onDrain }
+  set onDrain (f: (() => void) | null) { this.#real.onDrain = f }
+
+  start (status: number, headers: readonly (string | Uint8Array)[], length: number): void {
+    if (status < 400) {
+      this.#store.purge({ url: this.#url }).catch((err: unknown) => { this.#log.error({ err, url: this.#url }, 'cache: invalidation failed') })
+    }
+    this.#real.start(status, headers, length)
+  }
+
+  write (chunk: Uint8Array): boolean { return this.#real.write(chunk) }
+  end (): void { this.#real.end() }
+  abort (): void { this.#real.abort() }
+  reply (status: number, headers: readonly string[], body: string, close: boolean): void { this.#real.reply(status, headers, body, close) }
+}

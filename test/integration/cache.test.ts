@@ -340,3 +340,32 @@ test('embedded state (no Redis): a purge through the admin API reaches both work
     return true
   }, 'every worker to serve v2 after the purge', 1000, 10)
 })
+
+test('an unsafe method the backend accepts invalidates the URL (RFC 9111 §4.4); a refused one does not', async (t) => {
+  let n = 0
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    n++
+    if (req.method === 'PUT' && req.headers['x-refuse'] === '1') { res.writeHead(403); res.end('no'); return }
+    res.writeHead(200, { 'cache-control': 'max-age=600' })
+    res.end(`n${n}`)
+  })
+  const proxy = await startProxy(t, { workers: 1, log: { access: false }, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ upstream: 'web', cache: {} }] })
+  const get = async (): Promise<string> => (await request(`${proxy.url}/doc`)).body
+  assert.equal(await get(), 'n1')
+  assert.equal(await get(), 'n1')
+  assert.equal((await request(`${proxy.url}/doc`, { method: 'PUT', headers: { 'x-refuse': '1' } })).status, 403)
+  assert.equal(await get(), 'n1', 'a refused PUT leaves the entry')
+  for (const method of ['DELETE', 'POST', 'PATCH']) {
+    const cached = await get()
+    const r = await request(`${proxy.url}/doc`, { method })
+    assert.equal(r.status, 200)
+    assert.equal(r.headers['x-cache'], undefined)
+    // The invalidation runs beside the answer: within a bounded wait the GETs stop getting the old entry.
+    let fresh = ''
+    await waitFor(async () => (fresh = await get()) !== cached, `${method} to invalidate /doc`, 2000, 20)
+    assert.equal(fresh, `n${n}`, `after ${method}, the backend answered again`)
+    const again = await request(`${proxy.url}/doc`)
+    assert.deepEqual([again.body, again.headers['x-cache']], [fresh, 'HIT'], 'and that answer is cached')
+  }
+})
