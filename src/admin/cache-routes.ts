@@ -4,8 +4,8 @@ import type { PurgeSelector } from '../cache/index.ts'
 import type { AdminReply, AdminRoute } from './api.ts'
 
 export interface CacheAdminContext {
-  /** Purges cluster-wide; resolves how many keys left the shared level. */
-  readonly purge: (selector: PurgeSelector) => Promise<number>
+  /** Purges cluster-wide; resolves how many keys left the shared level, and false if shared state failed meanwhile. */
+  readonly purge: (selector: PurgeSelector) => Promise<{ readonly purged: number, readonly complete: boolean }>
 }
 
 const USAGE = 'body must be JSON with exactly one of url, prefix or tag, e.g. {"url":"example.com/a?b=1"}, {"prefix":"example.com/img/"} or {"tag":"product-42"}'
@@ -43,7 +43,10 @@ export function createCacheRoutes (c: CacheAdminContext): AdminRoute[] {
     handler: async (_params, body) => {
       const selector = readSelector(body)
       if (!('url' in selector || 'prefix' in selector || 'tag' in selector)) return selector
-      const purged = await c.purge(selector)
+      const { purged, complete } = await c.purge(selector)
+      if (!complete) {
+        return { status: 503, body: { error: 'SWY_STATE_UNAVAILABLE', message: 'shared state is unavailable: the purge may not have reached every entry and worker; retry', ...selector, purged } }
+      }
       return { status: 200, body: { ...selector, purged } }
     }
   }]

@@ -86,8 +86,11 @@ export class Controller {
     return { origin: this.#served.origin[upstream]?.[url] ?? 'config', draining: this.#served.draining[upstream]?.has(url) === true }
   }
 
-  /** Purges cached responses cluster-wide (the shared level, and every worker's memory through pub/sub). */
-  async purgeCache (selector: PurgeSelector): Promise<number> {
+  /**
+   * Purges cached responses cluster-wide (the shared level, and every worker's memory through pub/sub). `complete`
+   * is false when shared state failed on the way: some entries or some workers' copies may remain.
+   */
+  async purgeCache (selector: PurgeSelector): Promise<{ purged: number, complete: boolean }> {
     this.#cache ??= createCacheStore({
       state: this.#state,
       keys: createKeys(this.#file.state?.prefix ?? 'swy'),
@@ -95,9 +98,12 @@ export class Controller {
       now: Date.now,
       log: this.#log.child({ concept: 'cache' })
     })
+    const faults = this.#cache.stats().faults
     const n = await this.#cache.purge(selector)
-    this.#log.info({ selector, purged: n }, 'cache purged')
-    return n
+    const complete = this.#cache.stats().faults === faults
+    if (complete) this.#log.info({ selector, purged: n }, 'cache purged')
+    else this.#log.warn({ selector, purged: n }, 'cache purge incomplete: shared state unavailable')
+    return { purged: n, complete }
   }
 
   /** Connects shared state, reads membership (a fault only warns), and starts generation 1. */

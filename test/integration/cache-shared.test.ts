@@ -212,6 +212,10 @@ test('Redis stopped: cache bypass, fresh memory entries still HIT, no failed req
   assert.ok(xcache.every((x) => x === 'HIT'), `fresh memory entries keep serving: ${xcache.join(' ')}`)
   assert.equal(backend.count('/warm'), 1)
   assert.ok(backend.count('/cold-3') >= 1, 'cold URLs went to the backend')
+  // A purge cannot reach the shared level or the other workers now, and says so.
+  const refused = await fetch(`${a.adminUrl}/api/cache/purge`, { method: 'POST', body: JSON.stringify({ url: 'outage.test/warm' }) })
+  assert.equal(refused.status, 503)
+  assert.equal((await refused.json() as { error: string }).error, 'SWY_STATE_UNAVAILABLE')
 
   await redis.start()
   // The stores skip the shared level for a second after a fault; once back, a fill on one instance serves the other.
