@@ -259,7 +259,7 @@ const cases: Case[] = [
     steps: [{ status: 500, xcache: 'MISS', backend: 1 }, { status: 500, xcache: 'MISS', backend: 2 }]
   },
   {
-    name: 'Range on a cached object: 206 with Content-Range, 416 when unsatisfiable, If-Range mismatch gives 200',
+    name: 'Range on a cached object: 206 with Content-Range, 416 when unsatisfiable, If-Range mismatch gives 200, several ranges multipart',
     path: '/media',
     respond: ok({ 'cache-control': 'max-age=60', etag: '"m1"', 'content-type': 'video/mp4' }, '0123456789'),
     steps: [
@@ -268,7 +268,16 @@ const cases: Case[] = [
       { headers: { range: 'bytes=-3' }, status: 206, xcache: 'HIT', body: '789', has: { 'content-range': 'bytes 7-9/10' }, backend: 1 },
       { headers: { range: 'bytes=20-' }, status: 416, xcache: 'HIT', has: { 'content-range': 'bytes */10' }, backend: 1 },
       { headers: { range: 'bytes=2-5', 'if-range': '"m1"' }, status: 206, body: '2345', backend: 1 },
-      { headers: { range: 'bytes=2-5', 'if-range': '"old"' }, status: 200, body: '0123456789', backend: 1 }
+      { headers: { range: 'bytes=2-5', 'if-range': '"old"' }, status: 200, body: '0123456789', backend: 1 },
+      {
+        headers: { range: 'bytes=0-1, 7-8' },
+        status: 206,
+        xcache: 'HIT',
+        has: { 'content-type': 'multipart/byteranges; boundary=SWITCHYARD_BYTERANGES_3d6b1f0e' },
+        body: '--SWITCHYARD_BYTERANGES_3d6b1f0e\r\ncontent-type: video/mp4\r\ncontent-range: bytes 0-1/10\r\n\r\n01\r\n' +
+          '--SWITCHYARD_BYTERANGES_3d6b1f0e\r\ncontent-type: video/mp4\r\ncontent-range: bytes 7-8/10\r\n\r\n78\r\n--SWITCHYARD_BYTERANGES_3d6b1f0e--\r\n',
+        backend: 1
+      }
     ]
   }
 ]
