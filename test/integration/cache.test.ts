@@ -205,6 +205,30 @@ const cases: Case[] = [
     steps: [{ status: 200, xcache: 'MISS', body: 'good', backend: 1 }, { status: 500, xcache: 'MISS', body: 'broken', backend: 2 }]
   },
   {
+    name: 'proxy-revalidate: like must-revalidate for a shared cache, no stale-if-error',
+    path: '/proxy-revalidate',
+    respond: (n) => n === 1
+      ? { headers: { 'cache-control': 'max-age=60, proxy-revalidate, stale-if-error=600', age: '61', etag: '"p"' }, body: 'good' }
+      : { status: 503, body: 'down' },
+    steps: [{ status: 200, xcache: 'MISS', body: 'good', backend: 1 }, { status: 503, body: 'down', backend: 2 }]
+  },
+  {
+    name: 's-maxage forbids serving stale (RFC 9111 §5.2.2.10): stale-while-revalidate is not used',
+    path: '/s-maxage-stale',
+    respond: (n) => ({ headers: { 'cache-control': 's-maxage=60, stale-while-revalidate=600', ...(n === 1 ? { age: '61' } : {}), etag: '"q"' }, body: `s${n}` }),
+    steps: [{ status: 200, xcache: 'MISS', body: 's1', backend: 1 }, { status: 200, xcache: 'MISS', body: 's2', backend: 2 }, { status: 200, xcache: 'HIT', body: 's2', backend: 2 }]
+  },
+  {
+    name: 'only-if-cached: 504 without an entry, the entry once there is one',
+    path: '/only-if-cached',
+    respond: ok({ 'cache-control': 'max-age=60' }),
+    steps: [
+      { headers: { 'cache-control': 'only-if-cached' }, status: 504, backend: 0 },
+      { status: 200, xcache: 'MISS', backend: 1 },
+      { headers: { 'cache-control': 'only-if-cached' }, status: 200, xcache: 'HIT', backend: 1 }
+    ]
+  },
+  {
     name: 'over max_object: streamed through whole, not stored',
     path: '/small/big',
     respond: ok({ 'cache-control': 'max-age=60' }, 'x'.repeat(5000)),
