@@ -402,3 +402,21 @@ test('an unsafe method the backend accepts invalidates the URL (RFC 9111 §4.4);
     assert.deepEqual([again.body, again.headers['x-cache']], [fresh, 'HIT'], 'and that answer is cached')
   }
 })
+
+test('a reload keeps the shared level: the new generation answers from entries the old one stored', async (t) => {
+  let n = 0
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    res.writeHead(200, { 'cache-control': 'max-age=600' })
+    res.end(`r${++n}`)
+  })
+  const config = { workers: 1, log: { access: false }, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ upstream: 'web', cache: {} }] }
+  const proxy = await startProxy(t, config)
+  assert.equal((await request(`${proxy.url}/kept`)).body, 'r1')
+  proxy.rewrite({ ...config, cache: { memory: '8mb' } })
+  const reload = await fetch(`${proxy.adminUrl}/api/reload`, { method: 'POST' })
+  assert.equal(reload.status, 200, await reload.text())
+  const r = await request(`${proxy.url}/kept`)
+  assert.deepEqual([r.body, r.headers['x-cache']], ['r1', 'HIT'])
+  assert.equal(n, 1)
+})
