@@ -45,8 +45,11 @@ class Recorder implements Downstream {
   end (): void { this.calls.push('end'); this.ex?.completed() }
   abort (): void { this.calls.push('abort'); this.ex?.clientAborted() }
   reply (status: number, _h: readonly string[], body: string): void { this.status = status; this.body = body; this.calls.push('reply'); this.ex?.completed() }
+  /** A response field as the client reads it (cache hits fold several lines into one pair: serve.ts). */
   header (name: string): string | undefined {
-    for (let i = 0; i < this.headers.length; i += 2) if (this.headers[i] === name) return String(this.headers[i + 1])
+    const lines: string[] = []
+    for (let i = 0; i < this.headers.length; i += 2) lines.push(...`${String(this.headers[i])}: ${String(this.headers[i + 1])}`.split('\r\n'))
+    for (const l of lines) if (l.slice(0, l.indexOf(':')).toLowerCase() === name) return l.slice(l.indexOf(':') + 2)
     return undefined
   }
 }
