@@ -13,14 +13,25 @@ type Ctx = Pick<TestContext, 'after'>
 
 export const CLI = fileURLToPath(new URL('../../workers/cli.js', import.meta.url))
 
+/**
+ * Ports this test process has handed out. The kernel may give a just-released port again, so without this two
+ * proxies started side by side could get the same one (one's admin port, the other's listener), and whichever binds
+ * second fails.
+ */
+const handedOut = new Set<number>()
+
 export async function freePort (host = '127.0.0.1'): Promise<number> {
-  const s = createNetServer()
-  s.listen(0, host)
-  await once(s, 'listening')
-  const { port } = s.address() as AddressInfo
-  s.close()
-  await once(s, 'close')
-  return port
+  for (;;) {
+    const s = createNetServer()
+    s.listen(0, host)
+    await once(s, 'listening')
+    const { port } = s.address() as AddressInfo
+    s.close()
+    await once(s, 'close')
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    return port
+  }
 }
 
 export interface BackendHandle {

@@ -137,8 +137,9 @@ test('discovery: registered members get traffic within one interval; a stopped h
   const rb = register(t, proxy, 'api', b!.backend.url, '2s')
   await Promise.all([once(ra.stdout!, 'data'), once(rb.stdout!, 'data')])
   await waitFor(async () => new Set(await names(proxy, 8)).size === 2, 'both members served', 5000)
-  const status = JSON.parse((await request(`${proxy.adminUrl}/api/status`)).body) as { upstreams: { api: { servers: Array<{ url: string }> } } }
-  assert.deepEqual(status.upstreams.api.servers.map((s) => s.url).sort(), [a!.backend.url, b!.backend.url].sort())
+  // The new generation serves a moment before the primary counts the reload done: poll status, don't race it.
+  const listed = async (): Promise<string[]> => (JSON.parse((await request(`${proxy.adminUrl}/api/status`)).body) as { upstreams: { api: { servers: Array<{ url: string }> } } }).upstreams.api.servers.map((s) => s.url).sort()
+  assert.deepEqual(await waitFor(async () => { const l = await listed(); return l.length === 2 && l }, 'status listing both members'), [a!.backend.url, b!.backend.url].sort())
 
   // b's sidecar dies without a word: b leaves once its last heartbeat's TTL (2 s) has run out.
   rb.kill('SIGKILL')
