@@ -4,8 +4,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { startBackend, startProxy, request, waitFor, type ProxyHandle } from '../helpers/index.ts'
 import { startRedis } from '../helpers/redis.ts'
+
+const run = promisify(execFile)
 
 type Ctx = Parameters<typeof startProxy>[0]
 
@@ -168,6 +172,9 @@ test('Range from an entry another instance stored: 206 and 416 from the cache', 
   const [a, b] = await Promise.all([startProxy(t, config), startProxy(t, config)])
   const h = { host: 'media.test' }
   assert.equal((await request(`${a.url}/clip.mp4`, { headers: h })).body, body)
+  // The client has the whole body a moment before the entry lands in Redis (it streams while being stored), and a
+  // Range request that finds no entry goes to the backend as sent: wait for the shared entry first.
+  await waitFor(async () => (await run('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', '{cachetest3:cache:*'])).stdout.trim() !== '', 'the entry in the shared level')
   const r = await request(`${b.url}/clip.mp4`, { headers: { ...h, range: 'bytes=1000-1999' } })
   assert.equal(r.status, 206)
   assert.equal(r.headers['x-cache'], 'HIT')
