@@ -2,7 +2,7 @@
 // registered with a TTL heartbeat. Each change goes to shared state first (so every host applies it), then this
 // host applies it before answering.
 import { parseDuration, urlProblem, type Config } from '../config/index.ts'
-import type { MembershipStore } from '../membership/index.ts'
+import type { MemberChange, MembershipStore } from '../membership/index.ts'
 import type { AdminReply, AdminRoute } from './api.ts'
 
 export interface MembershipContext {
@@ -30,6 +30,14 @@ export function createMembershipRoutes (c: MembershipContext): AdminRoute[] {
     ? { status: 404, body: { error: 'SWY_ADMIN_NOT_FOUND', message: `no upstream "${name}" (defined: ${Object.keys(c.fileConfig().upstreams).join(', ')})` } }
     : undefined
   const servers = (name: string): AdminReply => ({ status: 200, body: { upstream: name, servers: c.served().upstreams[name]?.servers ?? [] } })
+  /** Writes one server's state to shared state, applies it here, and answers the upstream's servers. */
+  const change = async (name: string, member: MemberChange, why: string): Promise<AdminReply> => {
+    try {
+      await c.store().setServer(name, member)
+    } catch (err) { return unavailable(err) }
+    await c.refresh(`admin API: ${why}`)
+    return servers(name)
+  }
 
   return [
     {
@@ -43,11 +51,7 @@ export function createMembershipRoutes (c: MembershipContext): AdminRoute[] {
         const { weight = 1, drain = false } = body as { weight?: unknown, drain?: unknown }
         if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1 || weight > 1000) return bad('weight must be a whole number from 1 to 1000')
         if (typeof drain !== 'boolean') return bad('drain must be true or false')
-        try {
-          await c.store().setServer(name!, { url, weight, state: drain ? 'drain' : 'active' })
-        } catch (err) { return unavailable(err) }
-        await c.refresh(`admin API: ${drain ? 'drain' : 'add'} ${url} in ${name!}`)
-        return servers(name!)
+        return await change(name!, { url, weight, state: drain ? 'drain' : 'active' }, `${drain ? 'drain' : 'add'} ${url} in ${name!}`)
       }
     },
     {
@@ -58,11 +62,7 @@ export function createMembershipRoutes (c: MembershipContext): AdminRoute[] {
         if (missing !== undefined) return missing
         const url = readUrl(body)
         if (typeof url !== 'string') return url
-        try {
-          await c.store().setServer(name!, { url, weight: 1, state: 'removed' })
-        } catch (err) { return unavailable(err) }
-        await c.refresh(`admin API: remove ${url} from ${name!}`)
-        return servers(name!)
+        return await change(name!, { url, weight: 1, state: 'removed' }, `remove ${url} from ${name!}`)
       }
     },
     {

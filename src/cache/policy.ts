@@ -328,14 +328,20 @@ export interface BuildEntryInput {
  */
 export function buildEntry (o: BuildEntryInput): CacheEntry {
   const f = scan(o.responseHeaders)
-  const cc = parseCacheControl(f.cacheControl)
-  const fr = freshness(f, cc, o.requestTime, o.responseTime)
+  const headers = storedHeaders(o.responseHeaders, connectionNames(f.connection), o.keepSetCookie === true)
+  return assemble(o.status, headers, o.body, f, o.requestTime, o.responseTime, parseVary(f.vary), o.url)
+}
+
+/** An entry from its stored headers' fields: freshness, validators and tags are all read from `f`. */
+function assemble (status: number, headers: readonly string[], body: Uint8Array, f: Fields, requestTime: number, responseTime: number,
+  vary: readonly string[], url: string): CacheEntry {
+  const fr = freshness(f, parseCacheControl(f.cacheControl), requestTime, responseTime)
   return {
-    status: o.status,
-    headers: storedHeaders(o.responseHeaders, connectionNames(f.connection), o.keepSetCookie === true),
-    body: o.body,
-    requestTime: o.requestTime,
-    responseTime: o.responseTime,
+    status,
+    headers,
+    body,
+    requestTime,
+    responseTime,
     initialAgeMs: fr.initialAgeMs,
     lifetimeMs: fr.lifetimeMs,
     swrMs: fr.swrMs,
@@ -345,8 +351,8 @@ export function buildEntry (o: BuildEntryInput): CacheEntry {
     etag: f.etag,
     lastModified: validLastModified(f),
     tags: parseTags(f.surrogateKey, f.cacheTag),
-    vary: parseVary(f.vary),
-    url: o.url
+    vary,
+    url
   }
 }
 
@@ -478,26 +484,7 @@ export function refreshFrom304 (entry: CacheEntry, notModifiedHeaders: readonly 
   const f = scan(headers)
   f.date = f304.date
   f.age = f304.age
-  const cc = parseCacheControl(f.cacheControl)
-  const fr = freshness(f, cc, requestTime, responseTime)
-  return {
-    status: entry.status,
-    headers,
-    body: entry.body,
-    requestTime,
-    responseTime,
-    initialAgeMs: fr.initialAgeMs,
-    lifetimeMs: fr.lifetimeMs,
-    swrMs: fr.swrMs,
-    sieMs: fr.sieMs,
-    mustRevalidate: fr.mustRevalidate,
-    noCache: fr.noCache,
-    etag: f.etag,
-    lastModified: validLastModified(f),
-    tags: parseTags(f.surrogateKey, f.cacheTag),
-    vary: entry.vary,
-    url: entry.url
-  }
+  return assemble(entry.status, headers, entry.body, f, requestTime, responseTime, entry.vary, entry.url)
 }
 
 /** The Age value to send (§5.1): current age in whole seconds, capped at 2^31. */
