@@ -94,7 +94,8 @@ async function start (config: Config, generation: number): Promise<void> {
     replies: createLocalReplies(log),
     onComplete: access,
     bodyHighWater: config.body_highwater,
-    clock
+    clock,
+    eagerPeer: config.log.access
   })
   let ports: number[]
   try {

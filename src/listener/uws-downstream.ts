@@ -2,7 +2,8 @@
 // answers leave in one corked write; bodies stream with tryEnd/onWritable (known length) or write (chunked).
 import { STATUS_CODES } from 'node:http'
 import type { HttpResponse } from 'uWebSockets.js'
-import type { Downstream, Exchange } from '../pipeline/index.ts'
+import { normaliseAddress } from '../net/cidr.ts'
+import type { Downstream, Exchange, PeerAddress } from '../pipeline/index.ts'
 
 const STATUS_LINES: string[] = []
 for (const code of Object.keys(STATUS_CODES)) STATUS_LINES[Number(code)] = `${code} ${STATUS_CODES[code]}`
@@ -32,7 +33,7 @@ export interface ListenerState {
   draining: boolean
 }
 
-export class UwsDownstream implements Downstream {
+export class UwsDownstream implements Downstream, PeerAddress {
   onDrain: (() => void) | null = null
   readonly #res: HttpResponse
   #ex: Exchange
@@ -60,6 +61,12 @@ export class UwsDownstream implements Downstream {
   /** Binds the exchange this downstream answers for (the two are made together by the listener). */
   attach (ex: Exchange): void {
     this.#ex = ex
+  }
+
+  /** The peer's address, normalised; '' once the response is over (uWS forbids touching it then). */
+  remoteAddress (): string {
+    if (this.#ex.aborted || this.#ex.finished) return ''
+    return normaliseAddress(Buffer.from(this.#res.getRemoteAddressAsText()).toString())
   }
 
   /** The request body is still wanted: nobody aborted or answered yet. */

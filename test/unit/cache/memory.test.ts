@@ -35,6 +35,25 @@ test('stays within the byte bound by evicting the least recently used entries', 
   assert.ok(m.get('kb') !== undefined)
 })
 
+test('hits between two inserts all count: the least recently used of them goes first', () => {
+  const one = entryBytes('k0', entry('h/0'))
+  const m = createMemoryCache({ maxBytes: one * 3, now: () => 0 })
+  for (let i = 0; i < 3; i++) assert.ok(m.put(`k${i}`, entry(`h/${i}`), 1000))
+  // k1 then k0 are used (k0 twice): k2 is now the least recently used.
+  assert.ok(m.get('k1') !== undefined)
+  assert.ok(m.get('k0') !== undefined)
+  assert.ok(m.get('k0') !== undefined)
+  m.put('k3', entry('h/3'), 1000)
+  assert.equal(m.get('k2'), undefined)
+  // Then k1 is the oldest use.
+  assert.ok(m.get('k0') !== undefined)
+  m.put('k4', entry('h/4'), 1000)
+  assert.equal(m.get('k1'), undefined)
+  assert.ok(m.get('k0') !== undefined)
+  assert.ok(m.get('k3') !== undefined)
+  assert.ok(m.get('k4') !== undefined)
+})
+
 test('an entry larger than the whole bound is not kept and evicts nothing', () => {
   const m = createMemoryCache({ maxBytes: 10_000, now: () => 0 })
   m.put('a', entry('h/a'), 1000)
