@@ -33,28 +33,6 @@ class Head {
     this.pair = [first, block]
   }
 }
-const heads = new WeakMap<CacheEntry, Head>()
-const staleHeads = new WeakMap<CacheEntry, Head>()
-
-function headOf (e: CacheEntry, xcache: string): Head {
-  const cache = xcache === HIT ? heads : staleHeads
-  let h = cache.get(e)
-  if (h === undefined) {
-    const f = e.headers
-    let first = 'x-cache'
-    let block = xcache
-    if (f.length >= 2) {
-      first = f[0]!
-      block = f[1]!
-      for (let i = 2; i < f.length; i += 2) block += `\r\n${f[i]!}: ${f[i + 1]!}`
-      block += `\r\nx-cache: ${xcache}`
-    }
-    h = new Head(first, block)
-    cache.set(e, h)
-  }
-  return h
-}
-
 /** Fields a 304 carries from the stored response (RFC 9110 §15.4.5). */
 const NOT_MODIFIED_FIELDS: ReadonlySet<string> = new Set(['cache-control', 'content-location', 'etag', 'expires', 'last-modified', 'vary'])
 
@@ -70,69 +48,100 @@ export function lookupOf (ex: Exchange): HeaderLookup {
   }
 }
 
-/**
- * Writes `e` to `d` for `ex` (GET or HEAD) and returns nothing: the answer is complete or streaming by backpressure.
- * `flags` says which request headers need a look (F_CONDITIONAL, F_RANGE, F_IF_RANGE).
- */
-export function serveEntry (ex: Exchange, d: Downstream, e: CacheEntry, xcache: string, flags: number, policy: StagePolicy, nowMs: number): void {
-  if (ex.aborted || ex.finished) return
-  const age = String(policy.ageSeconds(e, nowMs))
-  if ((flags & F_CONDITIONAL) !== 0 && e.status === 200 && policy.notModified(e, lookupOf(ex))) {
-    const h: string[] = []
-    const s = e.headers
-    for (let i = 0; i < s.length; i += 2) if (NOT_MODIFIED_FIELDS.has(s[i]!)) h.push(s[i]!, s[i + 1]!)
-    h.push('age', age, 'x-cache', xcache, 'x-request-id', ex.requestId)
-    ex.status = 304
-    d.start(304, h, -1)
-    d.end()
-    return
+/** Answers requests from entries; keeps each entry's prebuilt head (one per cache stage, so per route). */
+export class EntryServer {
+  readonly #policy: StagePolicy
+  readonly #heads = new WeakMap<CacheEntry, Head>()
+  readonly #staleHeads = new WeakMap<CacheEntry, Head>()
+
+  constructor (policy: StagePolicy) {
+    this.#policy = policy
   }
-  const body = e.body
-  if ((flags & F_RANGE) !== 0 && e.status === 200) {
-    const range = ex.header('range')!
-    const ifRange = (flags & F_IF_RANGE) !== 0 ? ex.header('if-range') : undefined
-    if (ifRange === undefined || policy.ifRangeMatches(e, ifRange)) {
-      const r = policy.parseRange(range, body.length)
-      if (r.kind === 'unsatisfiable') {
-        const h = withoutContent(e.headers)
-        h.push('content-range', `bytes */${body.length}`, 'age', age, 'x-cache', xcache, 'x-request-id', ex.requestId)
-        ex.status = 416
-        d.start(416, h, 0)
-        d.end()
-        return
+
+  #headOf (e: CacheEntry, xcache: string): Head {
+    const cache = xcache === HIT ? this.#heads : this.#staleHeads
+    let h = cache.get(e)
+    if (h === undefined) {
+      const f = e.headers
+      let first = 'x-cache'
+      let block = xcache
+      if (f.length >= 2) {
+        first = f[0]!
+        block = f[1]!
+        for (let i = 2; i < f.length; i += 2) block += `\r\n${f[i]!}: ${f[i + 1]!}`
+        block += `\r\nx-cache: ${xcache}`
       }
-      if (r.kind === 'ranges' && r.ranges.length > 1) {
-        const m = multipart(e, r.ranges)
-        m.headers.push('age', age, 'x-cache', xcache, 'x-request-id', ex.requestId)
-        ex.status = 206
-        d.start(206, m.headers, m.body.length)
-        d.write(m.body)
-        d.end()
-        ex.bytesSent = m.body.length
-        return
-      }
-      if (r.kind === 'ranges' && r.ranges.length === 1) {
-        const [start, end] = r.ranges[0]!
-        const h = [...e.headers, 'content-range', `bytes ${start}-${end}/${body.length}`, 'age', age, 'x-cache', xcache, 'x-request-id', ex.requestId]
-        const part = body.subarray(start, end + 1)
-        ex.status = 206
-        d.start(206, h, part.length)
-        if (part.length > 0) d.write(part)
-        d.end()
-        ex.bytesSent = part.length
-        return
+      h = new Head(first, block)
+      cache.set(e, h)
+    }
+    return h
+  }
+
+  /**
+   * Writes `e` to `d` for `ex` (GET or HEAD) and returns nothing: the answer is complete or streaming by backpressure.
+   * `flags` says which request headers need a look (F_CONDITIONAL, F_RANGE, F_IF_RANGE).
+   */
+  serve (ex: Exchange, d: Downstream, e: CacheEntry, xcache: string, flags: number, nowMs: number): void {
+    const policy = this.#policy
+    if (ex.aborted || ex.finished) return
+    const age = String(policy.ageSeconds(e, nowMs))
+    if ((flags & F_CONDITIONAL) !== 0 && e.status === 200 && policy.notModified(e, lookupOf(ex))) {
+      const h: string[] = []
+      const s = e.headers
+      for (let i = 0; i < s.length; i += 2) if (NOT_MODIFIED_FIELDS.has(s[i]!)) h.push(s[i]!, s[i + 1]!)
+      h.push('age', age, 'x-cache', xcache, 'x-request-id', ex.requestId)
+      ex.status = 304
+      d.start(304, h, -1)
+      d.end()
+      return
+    }
+    const body = e.body
+    if ((flags & F_RANGE) !== 0 && e.status === 200) {
+      const range = ex.header('range')!
+      const ifRange = (flags & F_IF_RANGE) !== 0 ? ex.header('if-range') : undefined
+      if (ifRange === undefined || policy.ifRangeMatches(e, ifRange)) {
+        const r = policy.parseRange(range, body.length)
+        if (r.kind === 'unsatisfiable') {
+          const h = withoutContent(e.headers)
+          h.push('content-range', `bytes */${body.length}`, 'age', age, 'x-cache', xcache, 'x-request-id', ex.requestId)
+          ex.status = 416
+          d.start(416, h, 0)
+          d.end()
+          return
+        }
+        if (r.kind === 'ranges' && r.ranges.length > 1) {
+          const m = multipart(e, r.ranges)
+          m.headers.push('age', age, 'x-cache', xcache, 'x-request-id', ex.requestId)
+          ex.status = 206
+          d.start(206, m.headers, m.body.length)
+          d.write(m.body)
+          d.end()
+          ex.bytesSent = m.body.length
+          return
+        }
+        if (r.kind === 'ranges' && r.ranges.length === 1) {
+          const [start, end] = r.ranges[0]!
+          const h = [...e.headers, 'content-range', `bytes ${start}-${end}/${body.length}`, 'age', age, 'x-cache', xcache, 'x-request-id', ex.requestId]
+          const part = body.subarray(start, end + 1)
+          ex.status = 206
+          d.start(206, h, part.length)
+          if (part.length > 0) d.write(part)
+          d.end()
+          ex.bytesSent = part.length
+          return
+        }
       }
     }
+    // The shared pair is filled and consumed in this synchronous call: start() keeps it, write()/end() write it.
+    const head = this.#headOf(e, xcache)
+    const h = head.pair
+    h[1] = `${head.block}\r\nage: ${age}\r\nx-request-id: ${ex.requestId}`
+    ex.status = e.status
+    d.start(e.status, h, body.length)
+    if (body.length > 0) d.write(body)
+    d.end()
+    ex.bytesSent = body.length
   }
-  // The shared pair is filled and consumed in this synchronous call: start() keeps it, write()/end() write it.
-  const head = headOf(e, xcache)
-  const h = head.pair
-  h[1] = `${head.block}\r\nage: ${age}\r\nx-request-id: ${ex.requestId}`
-  ex.status = e.status
-  d.start(e.status, h, body.length)
-  if (body.length > 0) d.write(body)
-  d.end()
-  ex.bytesSent = body.length
 }
 
 /** Separates the parts of a multipart/byteranges body; fixed, since no stored body is scanned for it. */

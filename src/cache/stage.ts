@@ -8,7 +8,7 @@ import { DONE, NEXT, Exchange, runExchange, type LocalReplies, type Stage, type 
 import { ERROR_CODES } from '../errors/index.ts'
 import type { StagePolicy } from './stage-policy.ts'
 import type { CacheEntry, CacheStore, HeaderLookup, RequestPolicy } from './types.ts'
-import { serveEntry, lookupOf, HIT, STALE, F_POLICY, F_RANGE, F_IF_RANGE, F_CONDITIONAL, F_PRECONDITION } from './serve.ts'
+import { EntryServer, lookupOf, HIT, STALE, F_POLICY, F_RANGE, F_IF_RANGE, F_CONDITIONAL, F_PRECONDITION } from './serve.ts'
 import { CacheTee, SinkDownstream, InvalidatingDownstream, MODE_PASS, MODE_STORE, type TeeShared } from './tee.ts'
 
 export interface CacheStageOptions {
@@ -53,9 +53,11 @@ export function createCacheStage (o: CacheStageOptions): Stage {
   const lockTimeout = o.config.lock_timeout
   const noLookup: HeaderLookup = () => undefined
   const variantKey = (primary: string, names: readonly string[], header: HeaderLookup): string => `${primary}\n${policy.secondaryKey(names, header)}`
+  const server = new EntryServer(policy)
   const shared: TeeShared = {
     store,
     policy,
+    server,
     maxObject: o.config.max_object,
     options: { storeSetCookie: o.config.store_set_cookie, heuristic: o.config.heuristic },
     now,
@@ -141,9 +143,9 @@ export function createCacheStage (o: CacheStageOptions): Stage {
     if (ex.aborted) return DONE
     if (entry !== undefined) {
       const u = policy.usability(entry, req, now())
-      if (u === 'fresh') { serveEntry(ex, ex.downstream, entry, HIT, flags, policy, now()); return DONE }
+      if (u === 'fresh') { server.serve(ex, ex.downstream, entry, HIT, flags, now()); return DONE }
       if (u === 'stale-while-revalidate' && !req.onlyIfCached) {
-        serveEntry(ex, ex.downstream, entry, STALE, flags, policy, now())
+        server.serve(ex, ex.downstream, entry, STALE, flags, now())
         refreshInBackground(ex, req, header, key, primary, entry)
         return DONE
       }
@@ -165,7 +167,7 @@ export function createCacheStage (o: CacheStageOptions): Stage {
           if (again !== undefined && policy.usability(again, req, now()) === 'fresh') {
             void store.release(key)
             if (ex.aborted) return DONE
-            serveEntry(ex, ex.downstream, again, HIT, flags, policy, now())
+            server.serve(ex, ex.downstream, again, HIT, flags, now())
             return DONE
           }
         }
@@ -181,7 +183,7 @@ export function createCacheStage (o: CacheStageOptions): Stage {
       if (ex.aborted) return DONE
       const u = filled === undefined ? 'revalidate' : policy.usability(filled, req, now())
       if (u !== 'revalidate') {
-        serveEntry(ex, ex.downstream, filled!, u === 'fresh' ? HIT : STALE, flags, policy, now())
+        server.serve(ex, ex.downstream, filled!, u === 'fresh' ? HIT : STALE, flags, now())
         return DONE
       }
       // The holder died (its lock expired): try to become the fetcher. Otherwise its response was not storable,
@@ -216,7 +218,7 @@ export function createCacheStage (o: CacheStageOptions): Stage {
         if (e !== undefined) {
           const t = now()
           if (policy.usability(e, req, t) === 'fresh') {
-            serveEntry(ex, ex.downstream, e, HIT, flags, policy, t)
+            server.serve(ex, ex.downstream, e, HIT, flags, t)
             return DONE
           }
         }

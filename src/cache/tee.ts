@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { Downstream, Exchange } from '../pipeline/index.ts'
 import type { StagePolicy, StorabilityOptions } from './stage-policy.ts'
 import type { CacheEntry, CacheStore, HeaderLookup, RequestPolicy } from './types.ts'
-import { serveEntry, HIT, STALE } from './serve.ts'
+import { HIT, STALE, type EntryServer } from './serve.ts'
 
 /** What the tee does with the response. */
 export const MODE_STORE = 0 // store it if the rules allow
@@ -14,6 +14,8 @@ export const MODE_PASS = 1 // pass it on, never store (X-Cache says why)
 export interface TeeShared {
   readonly store: CacheStore
   readonly policy: StagePolicy
+  /** Answers from entries (a refreshed or stale one, after the backend failed or said 304). */
+  readonly server: EntryServer
   readonly maxObject: number
   readonly options: StorabilityOptions
   readonly now: () => number
@@ -90,12 +92,12 @@ export class CacheTee implements Downstream {
         this.#swallow = true
         const refreshed = s.policy.refresh304(stale, decode(headers, this.date), i.requestTime, now)
         this.#refreshed = refreshed
-        serveEntry(this.#ex, this.#real, refreshed, HIT, i.flags, s.policy, now)
+        s.server.serve(this.#ex, this.#real, refreshed, HIT, i.flags, now)
         return
       }
       if (status >= 500 && s.policy.servableOnError(stale, now)) {
         this.#swallow = true
-        serveEntry(this.#ex, this.#real, stale, STALE, i.flags, s.policy, now)
+        s.server.serve(this.#ex, this.#real, stale, STALE, i.flags, now)
         return
       }
     }
@@ -168,7 +170,7 @@ export class CacheTee implements Downstream {
     const now = this.#s.now()
     // The backend could not be reached (502/503/504 of our own): stale-if-error lets the entry stand in.
     if (stale !== undefined && status >= 500 && this.#s.policy.servableOnError(stale, now)) {
-      serveEntry(this.#ex, this.#real, stale, STALE, this.#i.flags, this.#s.policy, now)
+      this.#s.server.serve(this.#ex, this.#real, stale, STALE, this.#i.flags, now)
     } else {
       this.#real.reply(status, headers, body, close)
     }
