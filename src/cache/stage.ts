@@ -140,6 +140,10 @@ export function createCacheStage (o: CacheStageOptions): Stage {
     let vary = store.getVaryLocal(primary) ?? await store.getVary(primary)
     let key = vary === undefined || vary.length === 0 ? primary : variantKey(primary, vary, header)
     let entry = await store.get(key)
+    // A memory copy that is no longer fresh may hide a fresher entry another worker or host has stored since.
+    if (entry !== undefined && store.getLocal(key) === entry && policy.usability(entry, req, now()) !== 'fresh') {
+      entry = (await store.getShared(key)) ?? entry
+    }
     if (ex.aborted) return DONE
     if (entry !== undefined) {
       const u = policy.usability(entry, req, now())

@@ -60,6 +60,8 @@ const PURGE_URL = 0
 const PURGE_PREFIX = 1
 const PURGE_TAG = 2
 const UTF8 = new TextEncoder()
+/** A fill announcement is the filler's origin (this many random bytes, hex) followed by the key. */
+const ORIGIN_BYTES = 8
 const FROM_UTF8 = new TextDecoder()
 
 /**
@@ -86,6 +88,8 @@ class Store implements CacheStoreHandle {
   readonly #urlsKey: string
   readonly #fillChannel: string
   readonly #purgeChannel: string
+  /** Names this store in its fill announcements, so it can tell its own from other workers' (see #onFill). */
+  readonly #origin: string
   readonly #tokens = new Map<string, Uint8Array>()
   readonly #waits = new Map<string, WaitGroup>()
   #offFill: (() => Promise<void>) | undefined
@@ -108,6 +112,7 @@ class Store implements CacheStoreHandle {
     this.#retryMs = o.retryMs ?? 1000
     this.#warnEveryMs = o.warnEveryMs ?? 10_000
     this.#random = o.random ?? randomBytes
+    this.#origin = Buffer.from(this.#random(ORIGIN_BYTES)).toString('hex')
     this.#mem = new MemoryCache({ maxBytes: o.memoryBytes, now: o.now })
     this.#urlsKey = o.keys.key('cache-urls', 'all')
     this.#fillChannel = o.keys.channel('cache:fill')
@@ -128,8 +133,11 @@ class Store implements CacheStoreHandle {
   }
 
   async get (key: string): Promise<CacheEntry | undefined> {
-    const local = this.#mem.get(key)
-    if (local !== undefined || this.#bypass()) return local
+    return this.#mem.get(key) ?? await this.getShared(key)
+  }
+
+  async getShared (key: string): Promise<CacheEntry | undefined> {
+    if (this.#bypass()) return undefined
     const purges = this.#purges
     let bytes: Uint8Array | undefined
     try {
@@ -224,7 +232,7 @@ class Store implements CacheStoreHandle {
     try {
       // Only if still ours: a holder slower than its TTL must not drop the next holder's lock.
       await this.#state.delIfEquals(this.#lockKey(key), token)
-      await this.#state.publish(this.#fillChannel, UTF8.encode(key))
+      await this.#state.publish(this.#fillChannel, UTF8.encode(this.#origin + key))
     } catch (err) { this.#fault(err, 'release') }
   }
 
@@ -305,8 +313,17 @@ class Store implements CacheStoreHandle {
     if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') this.#applyPurge(v[0], v[1])
   }
 
+  /**
+   * Another worker or host filled `key`: waiters here go and read it, and this worker's memory copy, if any, is
+   * dropped. That copy is older than the new entry; left in place it would hide it (the next request here would find
+   * the copy stale and revalidate again, although a fresh entry sits in the shared level).
+   */
   #onFill = (msg: Uint8Array): void => {
-    this.#settle(FROM_UTF8.decode(msg), 'released')
+    const text = FROM_UTF8.decode(msg)
+    const origin = text.slice(0, 2 * ORIGIN_BYTES)
+    const key = text.slice(2 * ORIGIN_BYTES)
+    if (origin !== this.#origin) this.#mem.delete(key)
+    this.#settle(key, 'released')
   }
 
   #poll (key: string, g: WaitGroup): void {

@@ -91,6 +91,8 @@ export interface CacheStore {
   getLocal (key: string): CacheEntry | undefined
   /** Memory, then the shared level (copied into memory on a hit). A shared-state fault reads as a miss. */
   get (key: string): Promise<CacheEntry | undefined>
+  /** The shared level only (copied into memory on a hit, replacing what was there); a fault reads as a miss. */
+  getShared (key: string): Promise<CacheEntry | undefined>
   /** Stores in both levels for `ttlMs` (how long it may be kept, stale windows included) and indexes url and tags. */
   put (key: string, entry: CacheEntry, ttlMs: number): Promise<void>
   /** The Vary header names recorded for a primary key (the first response's Vary), or undefined. */

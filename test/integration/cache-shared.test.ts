@@ -189,6 +189,41 @@ test('Range from an entry another instance stored: 206 and 416 from the cache', 
   assert.equal(backend.count('/clip.mp4'), 1, 'every range came from the one stored object')
 })
 
+test('an entry refreshed on one instance replaces the stale copy in the other instance\'s memory: no second backend request', async (t) => {
+  const redis = await startRedis(t)
+  const backend = await countingBackend(t, (_path, v, _req, res) => {
+    // v1 goes stale at once but may be kept (and served stale) for 30 s more; v2 stays fresh for the rest of the test.
+    res.writeHead(200, { 'cache-control': v === 1 ? 'max-age=1, stale-while-revalidate=30' : 'max-age=60', 'content-type': 'text/plain' })
+    res.end(`page v${v}`)
+  })
+  const config = {
+    workers: 1,
+    upstreams: { web: { servers: [{ url: backend.url }] } },
+    routes: [{ upstream: 'web', cache: {} }],
+    state: { redis: redis.url, prefix: 'cachetest5' },
+    log: { access: false }
+  }
+  const [a, b] = await Promise.all([startProxy(t, config), startProxy(t, config)])
+  const h = { host: 'fresh.test' }
+  assert.equal((await request(`${a.url}/p`, { headers: h })).body, 'page v1')
+  await waitFor(async () => (await run('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', '{cachetest5:cache:*'])).stdout.trim() !== '', 'the entry in the shared level')
+  const copy = await request(`${b.url}/p`, { headers: h })
+  assert.equal(copy.headers['x-cache'], 'HIT', 'B copied the entry into its memory')
+  // Both copies go stale; A refreshes and stores v2.
+  backend.version = 2
+  await waitFor(async () => (await request(`${a.url}/p`, { headers: h })).body === 'page v2', 'A serves the refreshed entry')
+  const refreshes = backend.count('/p')
+  await waitFor(async () => {
+    const keys = (await run('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', '{cachetest5:cache:*'])).stdout.trim().split('\n')
+    for (const k of keys) if ((await run('redis-cli', ['-p', String(redis.port), '--raw', 'GET', k])).stdout.includes('page v2')) return true
+    return false
+  }, 'v2 in the shared level')
+  const r = await request(`${b.url}/p`, { headers: h })
+  assert.equal(r.body, 'page v2')
+  assert.equal(r.headers['x-cache'], 'HIT')
+  assert.equal(backend.count('/p'), refreshes, 'B served the entry A stored; it did not revalidate its own stale copy')
+})
+
 test('Redis stopped: cache bypass, fresh memory entries still HIT, no failed request; shared again after restart', async (t) => {
   const redis = await startRedis(t)
   const backend = await countingBackend(t, (path, v, _req, res) => {

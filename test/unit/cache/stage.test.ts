@@ -21,7 +21,12 @@ class FakeStore implements CacheStore {
   /** waitFill resolves when this is resolved (tests fill the shared level first). */
   fill: Promise<'released' | 'expired' | 'timeout'> = Promise.resolve('released')
   getLocal (k: string): CacheEntry | undefined { return this.mem.get(k) }
-  async get (k: string): Promise<CacheEntry | undefined> { return this.mem.get(k) ?? this.shared.get(k) }
+  async get (k: string): Promise<CacheEntry | undefined> { return this.mem.get(k) ?? await this.getShared(k) }
+  async getShared (k: string): Promise<CacheEntry | undefined> {
+    const e = this.shared.get(k)
+    if (e !== undefined) this.mem.set(k, e)
+    return e
+  }
   async put (k: string, e: CacheEntry): Promise<void> { this.puts.push(k); this.mem.set(k, e); this.shared.set(k, e) }
   async getVary (k: string): Promise<readonly string[] | undefined> { return this.vary.get(k) }
   getVaryLocal (k: string): readonly string[] | undefined { return this.vary.get(k) }
@@ -120,6 +125,25 @@ test('a fresh entry in worker memory is served synchronously: no promise, HIT, A
   assert.equal(down.header('age'), '0')
   assert.equal(down.header('x-request-id'), 'rid')
   assert.equal(up.calls, 0)
+})
+
+test('a stale copy in worker memory does not hide a fresh entry another worker stored: HIT from the shared level', async () => {
+  const store = new FakeStore()
+  await fill(store, 'old', ['cache-control', 'max-age=0, stale-while-revalidate=60'])
+  const other = new FakeStore()
+  await fill(other, 'new')
+  const key = '/|example.test|/a?b=1'
+  assert.ok(store.mem.has(key))
+  store.shared.set(key, other.shared.get(key)!)
+  store.locks.length = 0
+  const up = upstream(200, [], ['never'])
+  const { ex, down } = exchange()
+  assert.equal(await stage(store, up).run(ex), DONE)
+  assert.equal(down.body, 'new')
+  assert.equal(down.header('x-cache'), 'HIT')
+  assert.equal(up.calls, 0, 'no revalidation: the shared entry was fresh')
+  assert.deepEqual(store.locks, [])
+  assert.equal(store.mem.get(key)?.body.toString(), 'new', 'the fresh entry replaced the memory copy')
 })
 
 test('a miss locks, streams to the client while storing, then puts and releases', async () => {
