@@ -3,8 +3,11 @@
 import { Readable } from 'node:stream'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import { normaliseAddress } from '../net/cidr.ts'
-import { Exchange, runExchange, type LocalReplies, type Stage } from '../pipeline/index.ts'
+import { Exchange, runExchange, createRequestIds, type LocalReplies, type Stage } from '../pipeline/index.ts'
+import type { ListenConfig } from '../config/index.ts'
 import { UwsDownstream, type ListenerState } from './uws-downstream.ts'
+import { createTlsApp } from './tls.ts'
+import { createRedirect, createSniCheck } from './redirect.ts'
 import type { UWS } from './uws.ts'
 
 export interface ListenerOptions {
@@ -16,14 +19,30 @@ export interface ListenerOptions {
   /** Request-body bytes buffered ahead of a slow backend before the client is paused. */
   readonly bodyHighWater: number
   readonly clock: () => number
+  /** Request ids for answers given before the runtime's guard runs (redirects, 421). */
+  readonly nextId?: () => string
+  /** Every route's `match.host`: hosts a redirect to HTTPS may point at. */
+  readonly routeHosts?: readonly string[]
+}
+
+/** One listener: a host and port, with `tls` (an SSLApp) or `redirect_https` (answers only redirects) or neither. */
+export type ListenAddress = Pick<ListenConfig, 'host' | 'port'> & Partial<Pick<ListenConfig, 'tls' | 'redirect_https'>>
+
+/** What one uWS app runs per request: whether it is TLS, and the stages. */
+interface Kind {
+  readonly tls: boolean
+  readonly stages: () => readonly Stage[]
 }
 
 export interface Listener {
   readonly state: ListenerState
   /** In-flight exchanges. */
   readonly inflight: number
-  /** Binds every address; throws naming the first that fails. Returns the bound ports. */
-  listen (addresses: readonly { host: string, port: number }[]): number[]
+  /**
+   * Builds the app of each listener (TLS files are checked again first) and binds every address; throws naming the
+   * first that fails, with nothing left bound. Returns the bound ports.
+   */
+  listen (addresses: readonly ListenAddress[]): number[]
   /** Stops accepting; open connections keep being served. */
   stopAccepting (): void
 }
@@ -34,13 +53,17 @@ export function createListener (o: ListenerOptions): Listener {
   const state: ListenerState = { draining: false }
   let sockets: us_listen_socket[] = []
   let inflight = 0
+  const nextId = o.nextId ?? createRequestIds()
+  /** Apps besides `app`, referenced for as long as the listener lives. */
+  const held: TemplatedApp[] = []
+  const plain: Kind = { tls: false, stages: o.stages }
 
   const onComplete = (ex: Exchange): void => {
     inflight--
     o.onComplete(ex)
   }
 
-  const handle = (res: HttpResponse, req: HttpRequest): void => {
+  const handle = (res: HttpResponse, req: HttpRequest, kind: Kind = plain): void => {
     // 1. Copy everything from req: it is gone after the first await.
     const method = req.getCaseSensitiveMethod()
     const path = req.getUrl()
@@ -77,7 +100,7 @@ export function createListener (o: ListenerOptions): Listener {
         contentLengthCount,
         chunked,
         peerIp: normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
-        tls: false,
+        tls: kind.tls,
         startTime: o.clock(),
         body: hasBody ? bodyStream(res, downstream, o.bodyHighWater) : null,
         downstream,
@@ -85,7 +108,7 @@ export function createListener (o: ListenerOptions): Listener {
         onComplete
       })
       downstream.attach(ex)
-      runExchange(o.stages(), ex)
+      runExchange(kind.stages(), ex)
     } catch (err) {
       // Only a bug gets here; answer rather than leave the request hanging.
       if (ex === null) { inflight--; res.cork(() => res.writeStatus('500 Internal Server Error').end('', true)) } else ex.fail(err)
@@ -97,10 +120,11 @@ export function createListener (o: ListenerOptions): Listener {
     state,
     get inflight () { return inflight },
     listen (addresses) {
+      const apps = appsFor(addresses)
       const ports: number[] = []
-      for (const a of addresses) {
+      for (const [i, a] of addresses.entries()) {
         let bound: us_listen_socket | false = false
-        app.listen(a.host, a.port, (ls) => { bound = ls })
+        apps[i]!.listen(a.host, a.port, (ls) => { bound = ls })
         if (bound === false) {
           this.stopAccepting()
           throw new Error(`cannot listen on ${a.host}:${a.port} (address in use, not local, or not permitted)`)
@@ -116,6 +140,46 @@ export function createListener (o: ListenerOptions): Listener {
       sockets = []
     }
   }
+
+  /**
+   * The uWS app of each address: the shared plain app, an SSLApp per TLS listener (one certificate set each), an app
+   * per redirecting listener. All run the same handler; only TLS and the entry stages differ.
+   */
+  function appsFor (addresses: readonly ListenAddress[]): TemplatedApp[] {
+    const ssl = new Map<number, TemplatedApp>()
+    const tlsNames = new Map<number, string[]>() // port → names served over TLS there
+    for (const [i, a] of addresses.entries()) {
+      if (a.tls === undefined) continue
+      const t = createTlsApp(uws, a.tls, `listen[${i}]`, (hosts) => {
+        const stages = hosts === null ? o.stages : constant([createSniCheck(hosts, o.stages, nextId)])
+        const kind: Kind = { tls: true, stages }
+        return (res, req) => { handle(res, req, kind) }
+      })
+      ssl.set(i, t.app)
+      held.push(t.app)
+      tlsNames.set(a.port, [...(tlsNames.get(a.port) ?? []), ...t.names])
+    }
+    return addresses.map((a, i) => {
+      const r = a.redirect_https
+      if (r === undefined) return ssl.get(i) ?? app
+      const redirect = createRedirect({
+        port: r.port,
+        status: r.status,
+        host: r.host,
+        hosts: [...(o.routeHosts ?? []), ...(tlsNames.get(r.port) ?? [])],
+        nextId
+      })
+      const kind: Kind = { tls: false, stages: constant([redirect]) }
+      const ra = uws.App()
+      ra.any('/*', (res, req) => { handle(res, req, kind) })
+      held.push(ra)
+      return ra
+    })
+  }
+}
+
+function constant (stages: readonly Stage[]): () => readonly Stage[] {
+  return () => stages
 }
 
 /**
