@@ -43,7 +43,6 @@ export function createRedirect (o: RedirectOptions): Stage {
 
 /** Bytes outside printable ASCII percent-encoded (uWS hands over raw request bytes; writeHeader checks nothing). */
 function escape (s: string): string {
-  // eslint-disable-next-line no-control-regex
   return /[^\x21-\x7e]/.test(s) ? s.replace(/[^\x21-\x7e]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`) : s
 }
 
