@@ -68,7 +68,8 @@ function app (url: string, extra: Record<string, unknown> = {}): Record<string, 
 function sniSet (pki: TestPki): { a: ReturnType<TestPki['issue']>, b: ReturnType<TestPki['issue']>, local: ReturnType<TestPki['issue']> } {
   return {
     a: pki.issue('a.test'),
-    b: pki.issue('*.b.test'),
+    // An encrypted key: its passphrase goes to uWS with the file names.
+    b: pki.issue('*.b.test', { passphrase: 'b-secret' }),
     local: pki.issue('localhost', { sans: ['DNS:localhost', 'IP:127.0.0.1'] })
   }
 }
@@ -112,7 +113,7 @@ test('SNI picks the certificate: exact, one-label wildcard, default for no SNI a
         cert: local.cert,
         key: local.key,
         // Upper case in the config is fine: names are lower-cased for uWS.
-        certificates: [{ hosts: ['A.test'], cert: a.cert, key: a.key }, { hosts: ['*.b.test'], cert: b.cert, key: b.key }]
+        certificates: [{ hosts: ['A.test'], cert: a.cert, key: a.key }, { hosts: ['*.b.test'], cert: b.cert, key: b.key, passphrase: 'b-secret' }]
       }
     }],
     upstreams: { a: { servers: [{ url: backendA.url }] }, b: { servers: [{ url: backendB.url }] } },
@@ -152,7 +153,7 @@ test('SNI of one certificate with the Host of another: 421 SWY_MISDIRECTED, and 
     listen: [{
       host: '127.0.0.1',
       port: tlsPort,
-      tls: { cert: local.cert, key: local.key, certificates: [{ hosts: ['a.test'], cert: a.cert, key: a.key }, { hosts: ['*.b.test'], cert: b.cert, key: b.key }] }
+      tls: { cert: local.cert, key: local.key, certificates: [{ hosts: ['a.test'], cert: a.cert, key: a.key }, { hosts: ['*.b.test'], cert: b.cert, key: b.key, passphrase: 'b-secret' }] }
     }]
   }))
   const r = await tlsRequest(tlsPort, { servername: 'a.test', host: 'x.b.test', ca: pki.ca })
