@@ -5,7 +5,7 @@ import { readFileSync, existsSync } from 'node:fs'
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { loadConfig, loadConfigFile, parseDuration, ConfigError, type Config } from '../src/config/index.ts'
+import { loadConfig, loadConfigFile, parseDuration, ConfigError, type Config, type ConfigProblem } from '../src/config/index.ts'
 import { EXIT } from '../src/cluster/index.ts'
 import { demoConfig, DEMO_BACKENDS } from '../src/demo/config.ts'
 import { runPrimary } from './primary.ts'
@@ -100,7 +100,7 @@ async function main (argv: string[]): Promise<void> {
       let failed = false
       for (const file of rest) {
         try {
-          loadConfigFile(file, { overrides })
+          loadConfigFile(file, { overrides, onWarning: printWarning(file) })
           process.stdout.write(`${file}: ok\n`)
         } catch (err) {
           if (!(err instanceof ConfigError)) throw err
@@ -116,10 +116,11 @@ async function main (argv: string[]): Promise<void> {
       const file = values.config ?? rest[0] ?? 'switchyard.yaml'
       if (values.config === undefined && rest[0] === undefined && !existsSync(file)) usage('no config: pass -c FILE (or run `switchyard demo`)')
       let config: Config
+      const warnings: ConfigProblem[] = []
       try {
-        config = loadConfigFile(file, { overrides })
+        config = loadConfigFile(file, { overrides, onWarning: (w) => { warnings.push(w) } })
       } catch (err) { reportConfigError(err) }
-      await runPrimary({ config, source: file, reread: () => loadConfigFile(file, { overrides }) })
+      await runPrimary({ config, source: file, warnings, reread: (onWarning) => loadConfigFile(file, { overrides, ...(onWarning === undefined ? {} : { onWarning }) }) })
       return
     }
     case 'demo': {
@@ -141,7 +142,7 @@ async function main (argv: string[]): Promise<void> {
       let admin: Config['admin'] | undefined
       if (file !== undefined) {
         // The proxy re-reads the file itself; checking it here first prints the same key-path problems sooner.
-        try { admin = loadConfigFile(file, { overrides }).admin } catch (err) { reportConfigError(err) }
+        try { admin = loadConfigFile(file, { overrides, onWarning: printWarning(file) }).admin } catch (err) { reportConfigError(err) }
       }
       const url = values.admin ?? (admin === undefined ? 'http://127.0.0.1:9090' : `http://${connectHost(admin.host)}:${admin.port}`)
       const token = values.token ?? admin?.token ?? process.env.SWITCHYARD_ADMIN_TOKEN
@@ -158,6 +159,11 @@ async function main (argv: string[]): Promise<void> {
     default:
       usage(`unknown command: ${command}`)
   }
+}
+
+/** Prints a config warning (the file loads anyway) to stderr, in the format of its errors. */
+function printWarning (file: string): (w: ConfigProblem) => void {
+  return (w) => { process.stderr.write(`${file}: warning: config: ${w.path}: ${w.reason}\n`) }
 }
 
 async function startDemoBackends (): Promise<ChildProcess[]> {

@@ -7,21 +7,25 @@ import { Controller, StartupError, workerCount, probeListen, EXIT } from '../src
 import { createLogger } from '../src/log/index.ts'
 import { EmbeddedStore, serveEmbeddedState } from '../src/state/index.ts'
 import { startAdmin, createAdminRoutes, createMembershipRoutes, createCacheRoutes, type AdminServer } from '../src/admin/index.ts'
-import type { Config } from '../src/config/index.ts'
+import type { Config, ConfigProblem } from '../src/config/index.ts'
 
 export interface PrimaryOptions {
   readonly config: Config
   readonly source: string
   /** Reads the config again for a reload (the same file and command-line overrides); throws ConfigError. */
-  readonly reread: () => Config
+  readonly reread: (onWarning?: (w: ConfigProblem) => void) => Config
+  /** What loading `config` warned about (expired certificates, `verify: false`): logged at start. */
+  readonly warnings?: readonly ConfigProblem[]
   /** Run after the workers stopped, before exit (e.g. stopping demo backends). */
   readonly onStop?: () => void
 }
 
-export async function runPrimary ({ config, source, reread, onStop }: PrimaryOptions): Promise<void> {
+export async function runPrimary ({ config, source, reread, warnings = [], onStop }: PrimaryOptions): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty, base: { role: 'primary' } })
+  const warn = (w: ConfigProblem): void => { log.warn({ path: w.path, reason: w.reason }, `config warning: ${w.path}: ${w.reason}`) }
+  for (const w of warnings) warn(w)
   const embedded = new EmbeddedStore()
-  const controller = new Controller({ config, reread, exec: fileURLToPath(new URL('./proxy.js', import.meta.url)), log, embedded })
+  const controller = new Controller({ config, reread: () => reread(warn), exec: fileURLToPath(new URL('./proxy.js', import.meta.url)), log, embedded })
   const { supervisor } = controller
   let admin: AdminServer | undefined
   let stopping = false

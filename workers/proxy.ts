@@ -68,10 +68,11 @@ async function start (config: Config, generation: number): Promise<void> {
     // Subscribed to fills and purges before serving, but never held up by a state outage: waiters poll meanwhile.
     await Promise.race([cache.ready(), new Promise((resolve) => setTimeout(resolve, 1000).unref())])
   }
+  const nextId = createRequestIds()
   const runtime = buildRuntime(config, {
     log,
     random: Math.random,
-    nextId: createRequestIds(),
+    nextId,
     state,
     workers: workerCount(config.workers),
     ...(cache === undefined ? {} : { cache }),
@@ -95,7 +96,9 @@ async function start (config: Config, generation: number): Promise<void> {
     onComplete: access,
     bodyHighWater: config.body_highwater,
     clock,
-    eagerPeer: config.log.access
+    eagerPeer: config.log.access,
+    nextId,
+    routeHosts: config.routes.flatMap((r) => r.match.host === undefined ? [] : [r.match.host])
   })
   let ports: number[]
   try {

@@ -1,6 +1,7 @@
 // Public surface of config/.
-export { loadConfig, loadConfigFile, parseConfigText, type LoadFileOptions } from './load.ts'
+export { loadConfig, loadConfigFile, parseConfigText, type LoadFileOptions, type LoadOptions } from './load.ts'
+export { checkCertPair, type CertInfo, type CertPair, type FileCheck } from './tls-files.ts'
 export { ConfigError, type ConfigProblem } from './config-error.ts'
-export type { Config, ConfigInput, UpstreamConfig, RouteConfig, StickyConfig, RouteCacheConfig } from './schema.ts'
+export type { Config, ConfigInput, UpstreamConfig, RouteConfig, StickyConfig, RouteCacheConfig, ListenConfig } from './schema.ts'
 export { urlProblem } from './schema.ts'
 export { parseDuration, parseSize } from './units.ts'

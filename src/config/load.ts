@@ -1,13 +1,28 @@
 // Reads, validates and freezes configuration. Nothing after loadConfig() re-validates or reads process.env.
 import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { LineCounter, parseDocument, isMap, isScalar, isSeq } from 'yaml'
 import { validateConfig, type Config } from './schema.ts'
 import { ConfigError, formatPath, type ConfigProblem } from './config-error.ts'
+import { checkTlsFiles } from './tls-files.ts'
 
-/** Validates a parsed config object; throws ConfigError listing every problem. */
-export function loadConfig (input: unknown, source?: string): Config {
+export interface LoadOptions {
+  /** Where relative TLS file paths start (default: the working directory; loadConfigFile: the file's directory). */
+  readonly baseDir?: string
+  /** Told about what loads but deserves attention (an expired certificate, `verify: false`), with its key path. */
+  readonly onWarning?: (w: ConfigProblem) => void
+}
+
+/**
+ * Validates a parsed config object and the files it names (certificates, keys, CAs); throws ConfigError listing
+ * every problem.
+ */
+export function loadConfig (input: unknown, source?: string, o: LoadOptions = {}): Config {
   const r = validateConfig(input)
   if (!r.ok) throw new ConfigError(r.problems, source)
+  const files = checkTlsFiles(r.config, o.baseDir ?? process.cwd())
+  if (files.problems.length > 0) throw new ConfigError(files.problems, source)
+  if (o.onWarning !== undefined) for (const w of files.warnings) o.onWarning(w)
   return deepFreeze(r.config)
 }
 
@@ -20,6 +35,7 @@ const READ_ERRORS: Readonly<Record<string, string>> = {
 export interface LoadFileOptions {
   /** Top-level keys that replace the file's before validation (command-line flags), so errors still name the key. */
   readonly overrides?: Readonly<Record<string, unknown>>
+  readonly onWarning?: LoadOptions['onWarning']
 }
 
 /** Reads a YAML or JSON file and validates it. */
@@ -33,7 +49,7 @@ export function loadConfigFile (file: string, o: LoadFileOptions = {}): Config {
   }
   const raw = parseConfigText(text, file)
   const input = o.overrides !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...raw, ...o.overrides } : raw
-  return loadConfig(input, file)
+  return loadConfig(input, file, { baseDir: dirname(resolve(file)), ...(o.onWarning === undefined ? {} : { onWarning: o.onWarning }) })
 }
 
 /**

@@ -67,11 +67,87 @@ const HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9
 const BALANCE = ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'] as const
 const WORKERS = 'must be auto or a whole number from 1 to 256'
 
+// A TLS server name: lower-case (uWS matches SNI case-sensitively, uws-notes.md §4), `*.` for one label.
+const SNI_HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/
+const FILE = z.string().min(1)
+
+/**
+ * One certificate offered by SNI: for clients whose server name is one of `hosts`. PEM files, read when the config
+ * is loaded (checked there: readable, parseable, key matching the certificate) and again by every new generation.
+ */
+const sniCertificate = z.strictObject({
+  /** Server names this certificate is offered for: exact (`a.example.com`) or one-label wildcard (`*.example.com`). */
+  hosts: z.array(z.string()
+    .transform((h) => h.toLowerCase().replace(/\.$/, ''))
+    .refine((h) => SNI_HOST.test(h), 'must be a host name such as a.example.com, or *.example.com for one label under it'))
+    .min(1, 'must list at least one host name'),
+  /** Certificate chain, PEM (the leaf first, then intermediates). Relative paths are from the config file's directory. */
+  cert: FILE,
+  /** Private key, PEM. */
+  key: FILE,
+  /** Passphrase of an encrypted `key`. */
+  passphrase: z.string().optional()
+})
+
+/**
+ * TLS termination on this listener. `cert` and `key` are the certificate offered to every client (or, with
+ * `certificates`, to clients sending no server name or one no entry lists). Without them the first entry of
+ * `certificates` is the default.
+ */
+const listenTls = z.strictObject({
+  /** Default certificate chain, PEM. Relative paths are from the config file's directory. */
+  cert: FILE.optional(),
+  /** Default private key, PEM. */
+  key: FILE.optional(),
+  /** Passphrase of an encrypted `key`. */
+  passphrase: z.string().optional(),
+  /** Certificates chosen by SNI. A request whose Host is not covered by the entry its SNI chose gets 421. */
+  certificates: z.array(sniCertificate).default([])
+}).superRefine((t, ctx) => {
+  if (t.cert !== undefined && t.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'is required with cert' })
+  if (t.key !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'is required with key' })
+  if (t.cert === undefined && t.key === undefined && t.certificates.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'must set cert and key, or list certificates' })
+  }
+  const seen = new Map<string, number>()
+  t.certificates.forEach((c, i) => {
+    c.hosts.forEach((h, j) => {
+      const first = seen.get(h)
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['certificates', i, 'hosts', j], message: `${h} is already listed by certificates[${first}]` })
+      else seen.set(h, i)
+    })
+  })
+})
+
+/**
+ * Answer every request on this (plain HTTP) listener with a redirect to HTTPS instead of proxying it. A number is
+ * the HTTPS port.
+ */
+const redirectHttps = z.preprocess((v) => typeof v === 'number' ? { port: v } : v, z.strictObject({
+  /** The HTTPS port in the Location (left out of the URL when 443). */
+  port: z.number().int().min(1).max(65535).default(443),
+  /**
+   * Host to redirect to when the request's Host is not one this proxy serves over TLS (not named by a route's
+   * match.host nor covered by a certificate of the TLS listener on `port`). Absent: such requests get 421.
+   */
+  host: z.string().transform((h) => h.toLowerCase()).refine((h) => HOST.test(h) && !h.startsWith('*.'), 'must be a host name such as www.example.com').optional(),
+  /** 308 (keeps the method and body; the default) or 301 (for very old clients; they may turn a POST into GET). */
+  status: z.union([z.literal(301), z.literal(308)], { error: 'must be 301 or 308' }).default(308)
+}))
+
 const listen = z.strictObject({
   /** Address to bind. `0.0.0.0` (all IPv4), `::` (dual-stack) or one address. */
   host: z.string().min(1).default('0.0.0.0'),
   /** TCP port. Every worker binds it with SO_REUSEPORT. */
-  port: z.number().int().min(1).max(65535)
+  port: z.number().int().min(1).max(65535),
+  /** Terminate TLS here (see README "TLS"): `{ cert, key }` and/or `certificates` chosen by SNI. */
+  tls: listenTls.optional(),
+  /** Redirect every request to HTTPS (`redirect_https: 443` or `{ port, host, status }`) instead of proxying. */
+  redirect_https: redirectHttps.optional()
+}).superRefine((l, ctx) => {
+  if (l.tls !== undefined && l.redirect_https !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['redirect_https'], message: 'is for plain HTTP listeners (this one has tls)' })
+  }
 })
 
 const server = z.strictObject({
@@ -177,6 +253,28 @@ const sticky = z.strictObject({
   path: s.path ?? '/'
 }))
 
+/** How Switchyard connects to `https://` servers. Files are PEM, checked at load, read again by each generation. */
+const upstreamTls = z.strictObject({
+  /** CA certificates that may sign the servers' certificates, instead of the system CAs. */
+  ca: FILE.optional(),
+  /**
+   * Name sent as SNI and checked against the server's certificate. Default: the host of the server URL (an IP address
+   * sends no SNI and is checked against the certificate's IP addresses). Never the client's Host.
+   */
+  servername: z.string().min(1).refine((h) => HOST.test(h) && !h.startsWith('*.'), 'must be a host name such as backend.internal').optional(),
+  /** Check the server's certificate (chain and name). `false` accepts any certificate, and is logged as a warning. */
+  verify: z.boolean().default(true),
+  /** Client certificate chain, PEM, for servers that ask for one (mutual TLS). */
+  cert: FILE.optional(),
+  /** Private key of `cert`, PEM. */
+  key: FILE.optional(),
+  /** Passphrase of an encrypted `key`. */
+  passphrase: z.string().optional()
+}).superRefine((t, ctx) => {
+  if (t.cert !== undefined && t.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'is required with cert' })
+  if (t.key !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'is required with key' })
+})
+
 const upstream = z.strictObject({
   /** How a server is picked for each request. */
   balance: z.enum(BALANCE).default('round-robin'),
@@ -214,7 +312,9 @@ const upstream = z.strictObject({
   /** Passive (outlier) detection in each worker, from the requests themselves. On by default. */
   passive: passive.prefault({}),
   /** Sticky sessions (see README "Sticky sessions"): `{ cookie: NAME, ttl: 30m }` or `{ learn: APP_COOKIE, ttl: 30m }`. */
-  sticky: sticky.optional()
+  sticky: sticky.optional(),
+  /** TLS to the `https://` servers (and their health checks). Verification is on by default, against the system CAs. */
+  tls: upstreamTls.optional()
 })
 
 const RATE = 'must be a rate such as 100/s, 600/m or 1000/h'
@@ -443,6 +543,7 @@ export type Config = z.output<typeof configSchema>
 export type UpstreamConfig = Config['upstreams'][string]
 export type StickyConfig = NonNullable<UpstreamConfig['sticky']>
 export type RouteConfig = Config['routes'][number]
+export type ListenConfig = Config['listen'][number]
 export type RouteCacheConfig = NonNullable<RouteConfig['cache']>
 
 /**

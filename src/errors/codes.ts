@@ -10,6 +10,10 @@ export const ERROR_CODES = {
   SWY_UPSTREAM_RESET: { status: 502, text: 'upstream closed the connection' },
   SWY_UPSTREAM_BAD_RESPONSE: { status: 502, text: 'invalid response from upstream' },
   SWY_UPSTREAM_TIMEOUT: { status: 504, text: 'upstream timed out' },
+  /** The TLS handshake with an https:// server failed (certificate not trusted, wrong name, expired, not TLS). */
+  SWY_UPSTREAM_TLS: { status: 502, text: 'upstream TLS handshake failed' },
+  /** The Host is not served on this connection: not covered by the certificate its SNI chose, or no HTTPS host to redirect to (RFC 9110 §15.5.20). */
+  SWY_MISDIRECTED: { status: 421, text: 'misdirected request' },
   /** The route's rate_limit refused the request; the reply carries Retry-After and the RateLimit headers. */
   SWY_RATE_LIMITED: { status: 429, text: 'rate limit exceeded' },
   /** The client is banned (a rate_limit.ban rule); the reply carries Retry-After with the seconds left. */

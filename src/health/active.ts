@@ -1,17 +1,21 @@
 // Active health checks, run once per host by the primary: each server of an upstream with `health` configured is
 // probed on its own timer (the next probe starts `interval` after the last one ended, so probes never overlap).
 // A server goes down after `unhealthy` consecutive failures and comes back after `healthy` consecutive successes.
-import { Agent, request } from 'undici'
+import { Agent, request, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { Config, UpstreamConfig } from '../config/index.ts'
+import { serverConnect } from '../upstream/index.ts'
 
 export type HealthConfig = NonNullable<UpstreamConfig['health']>
 
 /** One probe's outcome: ok, or why not (a status outside `expect`, a timeout, a refused connection). */
 export type ProbeResult = { readonly ok: true } | { readonly ok: false, readonly reason: string }
 
+/** For an https:// server: the dispatcher carrying the upstream's TLS settings, and the SNI name to send. */
+export interface ProbeVia { readonly dispatcher: Dispatcher, readonly servername: string }
+
 /** Probes `url` (server origin + check path) once, within `timeoutMs`. Injected so tests can script outcomes. */
-export type Probe = (url: string, host: string, timeoutMs: number, expect: HealthConfig['expect']) => Promise<ProbeResult>
+export type Probe = (url: string, host: string, timeoutMs: number, expect: HealthConfig['expect'], via?: ProbeVia) => Promise<ProbeResult>
 
 /** Rise/fall counting for one server. Servers start healthy, so a restarted proxy serves at once. */
 export class ServerHealth {
@@ -67,12 +71,15 @@ interface Checked {
   readonly cfg: HealthConfig
   readonly urls: readonly string[]
   readonly servers: readonly ServerHealth[]
+  /** Per server: its TLS dispatcher (https://), or undefined (the shared plain agent). */
+  readonly via: ReadonlyArray<ProbeVia | undefined>
 }
 
 export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
   // Checks use their own connections, one per probe: a pooled keep-alive connection would hide a server that no
   // longer accepts new ones.
   const agent = new Agent({ pipelining: 0, connections: 1 })
+  const tlsAgents: Agent[] = []
   const probe = o.probe ?? httpProbe(agent)
   const timers = new Set<NodeJS.Timeout>()
   let closed = false
@@ -85,7 +92,15 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
       h.healthy = o.initial?.(name, s.url) ?? true
       return h
     })
-    checked.push({ name, cfg, urls: u.servers.map((s) => s.url), servers })
+    // https:// servers are probed with the same TLS settings (CA, SNI name, verification, client cert) as requests.
+    const via = u.servers.map((s): ProbeVia | undefined => {
+      const sc = serverConnect(u, s.url)
+      if (sc.servername === undefined) return undefined
+      const dispatcher = new Agent({ pipelining: 0, connections: 1, connect: sc.connect })
+      tlsAgents.push(dispatcher)
+      return { dispatcher, servername: sc.servername }
+    })
+    checked.push({ name, cfg, urls: u.servers.map((s) => s.url), servers, via })
   }
 
   /** All down and fail_open: send traffic to all of them rather than answer 503. */
@@ -99,7 +114,7 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
     const t = setTimeout(() => {
       timers.delete(t)
       const url = c.urls[i]!
-      probe(url + c.cfg.path, new URL(url).host, c.cfg.timeout, c.cfg.expect).then((r) => {
+      probe(url + c.cfg.path, new URL(url).host, c.cfg.timeout, c.cfg.expect, c.via[i]).then((r) => {
         if (closed) return
         const s = c.servers[i]!
         if (s.record(r)) {
@@ -136,17 +151,18 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
       closed = true
       for (const t of timers) clearTimeout(t)
       timers.clear()
-      await agent.close()
+      await Promise.all([agent, ...tlsAgents].map(async (a) => { await a.close() }))
     }
   }
 }
 
 /** GET over a fresh connection (Connection: close); ok when the status is in `expect` before `timeoutMs`. */
 export function httpProbe (agent: Agent): Probe {
-  return async (url, host, timeoutMs, expect) => {
+  return async (url, host, timeoutMs, expect, via) => {
     try {
       const res = await request(url, {
-        dispatcher: agent,
+        dispatcher: via?.dispatcher ?? agent,
+        ...(via === undefined ? {} : { servername: via.servername }),
         method: 'GET',
         reset: true,
         headers: { host, 'user-agent': 'switchyard-health' },

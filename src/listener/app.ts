@@ -2,8 +2,11 @@
 // request-body streaming, and runs the current runtime's stages. Stages never see uWS types.
 import { Readable } from 'node:stream'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
-import { Exchange, runExchange, type LocalReplies, type Stage } from '../pipeline/index.ts'
+import { Exchange, runExchange, createRequestIds, type LocalReplies, type Stage } from '../pipeline/index.ts'
+import type { ListenConfig } from '../config/index.ts'
 import { UwsDownstream, type ListenerState } from './uws-downstream.ts'
+import { createTlsApp } from './tls.ts'
+import { createRedirect, createSniCheck } from './redirect.ts'
 import type { UWS } from './uws.ts'
 
 export interface ListenerOptions {
@@ -20,14 +23,30 @@ export interface ListenerOptions {
    * after the response is over (the access log). Otherwise a request that no stage asks about never pays for it.
    */
   readonly eagerPeer: boolean
+  /** Request ids for answers given before the runtime's guard runs (redirects, 421). */
+  readonly nextId?: () => string
+  /** Every route's `match.host`: hosts a redirect to HTTPS may point at. */
+  readonly routeHosts?: readonly string[]
+}
+
+/** One listener: a host and port, with `tls` (an SSLApp) or `redirect_https` (answers only redirects) or neither. */
+export type ListenAddress = Pick<ListenConfig, 'host' | 'port'> & Partial<Pick<ListenConfig, 'tls' | 'redirect_https'>>
+
+/** What one uWS app runs per request: whether it is TLS, and the stages. */
+interface Kind {
+  readonly tls: boolean
+  readonly stages: () => readonly Stage[]
 }
 
 export interface Listener {
   readonly state: ListenerState
   /** In-flight exchanges. */
   readonly inflight: number
-  /** Binds every address; throws naming the first that fails. Returns the bound ports. */
-  listen (addresses: readonly { host: string, port: number }[]): number[]
+  /**
+   * Builds the app of each listener (TLS files are checked again first) and binds every address; throws naming the
+   * first that fails, with nothing left bound. Returns the bound ports.
+   */
+  listen (addresses: readonly ListenAddress[]): number[]
   /** Stops accepting; open connections keep being served. */
   stopAccepting (): void
 }
@@ -38,6 +57,10 @@ export function createListener (o: ListenerOptions): Listener {
   const state: ListenerState = { draining: false }
   let sockets: us_listen_socket[] = []
   let inflight = 0
+  const nextId = o.nextId ?? createRequestIds()
+  /** Apps besides `app`, referenced for as long as the listener lives. */
+  const held: TemplatedApp[] = []
+  const plain: Kind = { tls: false, stages: o.stages }
 
   const onComplete = (ex: Exchange): void => {
     inflight--
@@ -58,7 +81,7 @@ export function createListener (o: ListenerOptions): Listener {
     }
   }
 
-  const handle = (res: HttpResponse, req: HttpRequest): void => {
+  const handle = (res: HttpResponse, req: HttpRequest, kind: Kind = plain): void => {
     // 1. Copy everything from req: it is gone after the first await.
     const method = req.getCaseSensitiveMethod()
     const path = req.getUrl()
@@ -88,7 +111,7 @@ export function createListener (o: ListenerOptions): Listener {
         contentLengthCount,
         chunked,
         peerIp: downstream,
-        tls: false,
+        tls: kind.tls,
         startTime: o.clock(),
         body: hasBody ? bodyStream(res, downstream, o.bodyHighWater) : null,
         downstream,
@@ -97,7 +120,7 @@ export function createListener (o: ListenerOptions): Listener {
       })
       downstream.attach(ex)
       if (o.eagerPeer) void ex.peerIp // the getter reads and keeps it while uWS still allows
-      runExchange(o.stages(), ex)
+      runExchange(kind.stages(), ex)
     } catch (err) {
       // Only a bug gets here; answer rather than leave the request hanging.
       if (ex === null) { inflight--; res.cork(() => res.writeStatus('500 Internal Server Error').end('', true)) } else ex.fail(err)
@@ -109,10 +132,11 @@ export function createListener (o: ListenerOptions): Listener {
     state,
     get inflight () { return inflight },
     listen (addresses) {
+      const apps = appsFor(addresses)
       const ports: number[] = []
-      for (const a of addresses) {
+      for (const [i, a] of addresses.entries()) {
         let bound: us_listen_socket | false = false
-        app.listen(a.host, a.port, (ls) => { bound = ls })
+        apps[i]!.listen(a.host, a.port, (ls) => { bound = ls })
         if (bound === false) {
           this.stopAccepting()
           throw new Error(`cannot listen on ${a.host}:${a.port} (address in use, not local, or not permitted)`)
@@ -128,6 +152,46 @@ export function createListener (o: ListenerOptions): Listener {
       sockets = []
     }
   }
+
+  /**
+   * The uWS app of each address: the shared plain app, an SSLApp per TLS listener (one certificate set each), an app
+   * per redirecting listener. All run the same handler; only TLS and the entry stages differ.
+   */
+  function appsFor (addresses: readonly ListenAddress[]): TemplatedApp[] {
+    const ssl = new Map<number, TemplatedApp>()
+    const tlsNames = new Map<number, string[]>() // port → names served over TLS there
+    for (const [i, a] of addresses.entries()) {
+      if (a.tls === undefined) continue
+      const t = createTlsApp(uws, a.tls, `listen[${i}]`, (hosts) => {
+        const stages = hosts === null ? o.stages : constant([createSniCheck(hosts, o.stages, nextId)])
+        const kind: Kind = { tls: true, stages }
+        return (res, req) => { handle(res, req, kind) }
+      })
+      ssl.set(i, t.app)
+      held.push(t.app)
+      tlsNames.set(a.port, [...(tlsNames.get(a.port) ?? []), ...t.names])
+    }
+    return addresses.map((a, i) => {
+      const r = a.redirect_https
+      if (r === undefined) return ssl.get(i) ?? app
+      const redirect = createRedirect({
+        port: r.port,
+        status: r.status,
+        host: r.host,
+        hosts: [...(o.routeHosts ?? []), ...(tlsNames.get(r.port) ?? [])],
+        nextId
+      })
+      const kind: Kind = { tls: false, stages: constant([redirect]) }
+      const ra = uws.App()
+      ra.any('/*', (res, req) => { handle(res, req, kind) })
+      held.push(ra)
+      return ra
+    })
+  }
+}
+
+function constant (stages: readonly Stage[]): () => readonly Stage[] {
+  return () => stages
 }
 
 /**

@@ -13,6 +13,8 @@ const TIMEOUT: Classified = { code: 'SWY_UPSTREAM_TIMEOUT', retryable: false }
 const RESET: Classified = { code: 'SWY_UPSTREAM_RESET', retryable: true }
 const BAD_RESPONSE: Classified = { code: 'SWY_UPSTREAM_BAD_RESPONSE', retryable: false }
 const BAD_REQUEST: Classified = { code: 'SWY_BAD_REQUEST', retryable: false }
+// Before any request byte was sent, so another server may be tried.
+const TLS: Classified = { code: 'SWY_UPSTREAM_TLS', retryable: true }
 const OTHER: Classified = { code: 'SWY_UPSTREAM_UNREACHABLE', retryable: false }
 
 const BY_CODE: Record<string, Classified> = {
@@ -37,7 +39,19 @@ const BY_CODE: Record<string, Classified> = {
   // Raised on what the client sent (a path or header undici will not put on the wire, a body shorter than its Content-Length).
   UND_ERR_INVALID_ARG: BAD_REQUEST,
   UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: BAD_REQUEST,
-  UND_ERR_NOT_SUPPORTED: BAD_REQUEST
+  UND_ERR_NOT_SUPPORTED: BAD_REQUEST,
+  // Certificate verification (OpenSSL's X509_V_ERR_* names, as Node reports them).
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: TLS,
+  UNABLE_TO_GET_ISSUER_CERT: TLS,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: TLS,
+  DEPTH_ZERO_SELF_SIGNED_CERT: TLS,
+  SELF_SIGNED_CERT_IN_CHAIN: TLS,
+  CERT_HAS_EXPIRED: TLS,
+  CERT_NOT_YET_VALID: TLS,
+  CERT_REVOKED: TLS,
+  CERT_UNTRUSTED: TLS,
+  CERT_REJECTED: TLS,
+  HOSTNAME_MISMATCH: TLS
 }
 
 export function classifyUpstreamError (err: unknown): Classified {
@@ -46,6 +60,7 @@ export function classifyUpstreamError (err: unknown): Classified {
   const c = BY_CODE[code]
   if (c !== undefined) return c
   if (code.startsWith('HPE_')) return BAD_RESPONSE // llhttp parse errors on the response
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return TLS // handshake: altname, alerts, not TLS at all
   return OTHER
 }
 
