@@ -29,3 +29,12 @@ export function ambiguousFraming (ex: Exchange): boolean {
   }
   return codings > 0 && ex.contentLengthCount > 0
 }
+
+// RFC 9112 §3.2 / RFC 3986: no control character in a request target. uWS lets DEL (and, in the query, more)
+// through; undici refuses most of the rest but not DEL, and strict backends (llhttp) reject the request line.
+const CONTROL = /[\x00-\x1f\x7f]/
+
+/** True when the path or query carries a control character. */
+export function controlInTarget (ex: Exchange): boolean {
+  return CONTROL.test(ex.path) || (ex.query !== '' && CONTROL.test(ex.query))
+}

@@ -1,7 +1,7 @@
 // First stage: refuses framing that could smuggle a second request (framing.ts), and settles who the client is
 // (request id, client address behind trusted proxies) before anything else looks at the request.
 import type { Exchange, Stage, Verdict } from '../pipeline/index.ts'
-import { ambiguousFraming } from './framing.ts'
+import { ambiguousFraming, controlInTarget } from './framing.ts'
 
 export interface GuardOptions {
   /** trusted_proxies, as a set. */
@@ -21,6 +21,7 @@ export function createGuard ({ trusted, nextId }: GuardOptions): Stage {
       ex.requestId = given !== undefined && SAFE_ID.test(given) ? given : nextId()
       // Framing a backend might read differently from uWS (framing.ts).
       if (ambiguousFraming(ex)) return refuseLater(ex)
+      if (controlInTarget(ex)) return ex.reject('SWY_BAD_REQUEST')
       if (trusted.size > 0 && trusted.has(ex.peerIp)) {
         ex.trustedPeer = true
         const xff = ex.header('x-forwarded-for')

@@ -116,6 +116,9 @@ const cases: Case[] = [
   // empty field name can do this; RFC 9112 §5 proxies refuse it. If uWS ever changes, this case says so.
   { name: 'KNOWN LIMIT: empty header name, Content-Length after it, the body 300 ms later', steps: (p) => [post(p, `: x\r\nContent-Length: ${smuggled(p).length}\r\n`), 300, smuggled(p)], client: answered(200, 200), backend: [{ method: 'POST', path: '' }, { method: 'GET', path: '/smuggled' }] },
   { name: 'two Host headers', steps: (p) => [get(p, 'Host: evil.test\r\n')], client: refused, backend: [] },
+  { name: 'DEL in the path', steps: (p) => [get(`${p}/a\x7fb`)], client: answered(400), backend: [] },
+  { name: 'DEL in the query', steps: (p) => [get(`${p}?a=\x7f`)], client: answered(400), backend: [] },
+  { name: 'control character 0x01 in the query', steps: (p) => [get(`${p}?a=\x01`)], client: dropped, backend: [] },
   { name: 'space in the request target', steps: (p) => [`GET ${p}/a b HTTP/1.1\r\n${HOST}\r\n`], client: dropped, backend: [] },
 
   // Request lines uWS does not take.

@@ -1,9 +1,11 @@
 // The security suite's instruments: a backend that parses HTTP/1.1 from raw TCP bytes and records exactly which
 // requests (and which bodies) reached it, a raw client that writes exact bytes and reports what came back, and the
-// proxy's vital signs from the admin API (worker pids, restarts, in-flight requests).
+// proxy's vital signs from the admin API (worker pids, restarts, in-flight requests; shared with the fuzzer).
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { once } from 'node:events'
 import type { TestContext } from 'node:test'
+
+export { vitals, type Vitals } from '../../bench/fuzz/fuzz.ts'
 
 type Ctx = Pick<TestContext, 'after'>
 
@@ -247,26 +249,6 @@ export function responses (buf: Buffer): number[] {
     if (status !== 100) out.push(status)
     at = end + 4 + n
   }
-}
-
-/** The proxy's vital signs from its admin API. */
-export interface Vitals {
-  readonly pids: number[]
-  readonly restarts: number
-  /** In-flight upstream requests summed over every server of every upstream. */
-  readonly inflight: number
-}
-
-export async function vitals (adminUrl: string): Promise<Vitals> {
-  const res = await fetch(`${adminUrl}/api/status`)
-  const s = await res.json() as {
-    restarts: { recent: number }
-    workers: Array<{ pid: number, state: string }>
-    upstreams: Record<string, { servers: Array<{ inflight: number }> }>
-  }
-  let inflight = 0
-  for (const u of Object.values(s.upstreams)) for (const x of u.servers) inflight += x.inflight
-  return { pids: s.workers.map((w) => w.pid).sort((a, b) => a - b), restarts: s.restarts.recent, inflight }
 }
 
 /** One plain GET on a fresh connection; resolves its status (or throws). */
