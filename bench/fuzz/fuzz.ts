@@ -28,6 +28,8 @@ export interface FuzzStats {
   resetByProxy: number
   /** We reset it on purpose, mid-request. */
   resetByUs: number
+  /** 5xx answers by exact status (502/504 come from the backend side; 500 is a fault of ours). */
+  serverErrors: Record<string, number>
   /** Requests that got a 500 (SWY_INTERNAL: a fault in the proxy), as sent. */
   internal: string[]
   /** We gave up waiting and closed it (uWS's own idle timeout is ~12 s: uws-notes.md §3). */
@@ -185,6 +187,7 @@ async function connection (o: FuzzOptions, r: Rand, s: FuzzStats): Promise<void>
   if (!closed) { s.gaveUp++; closed = true }
   for (const m of received.matchAll(STATUS)) {
     s.responses[`${m[2]!}xx`] = (s.responses[`${m[2]!}xx`] ?? 0) + 1
+    if (m[2] === '5') s.serverErrors[m[1]!] = (s.serverErrors[m[1]!] ?? 0) + 1
     if (m[1] === '500') s.internal.push(JSON.stringify(bytes.toString('latin1').slice(0, 300)))
   }
   socket.destroy()
@@ -192,7 +195,7 @@ async function connection (o: FuzzOptions, r: Rand, s: FuzzStats): Promise<void>
 
 /** Runs the fuzzer for `durationMs` and resolves its counts. Never throws for what the proxy does. */
 export async function fuzz (o: FuzzOptions): Promise<FuzzStats> {
-  const s: FuzzStats = { seed: o.seed, connections: 0, bytesSent: 0, bytesReceived: 0, responses: {}, closedByProxy: 0, resetByProxy: 0, resetByUs: 0, gaveUp: 0, internal: [] }
+  const s: FuzzStats = { seed: o.seed, connections: 0, bytesSent: 0, bytesReceived: 0, responses: {}, serverErrors: {}, closedByProxy: 0, resetByProxy: 0, resetByUs: 0, gaveUp: 0, internal: [] }
   const end = Date.now() + o.durationMs
   const lanes = o.concurrency ?? 32
   // One stream of randomness per lane, derived from the seed: a lane's requests do not depend on timing elsewhere.

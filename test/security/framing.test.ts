@@ -22,7 +22,16 @@ const refusedOrDropped: ClientExpect = { statuses: [[400], []], closed: true }
 /** Closed with no response: uWS's own FIN, at once or after its idle timeout (uws-notes.md §3). */
 const dropped: ClientExpect = { statuses: [[]], closed: true }
 
-interface Sent { readonly method: string, readonly path: string, readonly body?: string }
+interface Sent {
+  readonly method: string
+  readonly path: string
+  readonly body?: string
+  /**
+   * How the proxy framed the body to the backend; checked when given. A chunked body may go either way: undici sends
+   * Content-Length when the body has fully arrived before the backend request is written.
+   */
+  readonly framing?: 'length' | 'chunked' | 'none'
+}
 
 interface Case {
   readonly name: string
@@ -52,8 +61,9 @@ function trickle (s: string, size: number, gap: number): Step[] {
 
 const cases: Case[] = [
   // Controls: the instruments work.
-  { name: 'control: Content-Length body', steps: (p) => [post(p, 'Content-Length: 5\r\n', 'hello')], client: answered(200), backend: [{ method: 'POST', path: '', body: 'hello' }] },
+  { name: 'control: Content-Length body', steps: (p) => [post(p, 'Content-Length: 5\r\n', 'hello')], client: answered(200), backend: [{ method: 'POST', path: '', body: 'hello', framing: 'length' }] },
   { name: 'control: chunked body', steps: (p) => [post(p, 'Transfer-Encoding: chunked\r\n', CHUNKED_HELLO)], client: answered(200), backend: [{ method: 'POST', path: '', body: 'hello' }] },
+  { name: 'control: no body', steps: (p) => [get(p)], client: answered(200), backend: [{ method: 'GET', path: '', framing: 'none' }] },
   { name: 'control: Expect: 100-continue', steps: (p) => [post(p, 'Expect: 100-continue\r\nContent-Length: 5\r\n'), 100, 'hello'], client: answered(200), backend: [{ method: 'POST', path: '', body: 'hello' }] },
 
   // Content-Length together with Transfer-Encoding (RFC 9112 §6.1).
@@ -87,7 +97,7 @@ const cases: Case[] = [
   { name: 'Content-Length: 99999999999999999999 (overflows 64 bits)', steps: (p) => [post(p, 'Content-Length: 99999999999999999999\r\n', 'hello')], client: dropped, backend: [] },
   { name: 'Content-Length: 18446744073709551621 (2^64 + 5)', steps: (p) => [post(p, 'Content-Length: 18446744073709551621\r\n', `hello${smuggled(p)}`)], client: dropped, backend: [] },
   { name: 'Content-Length with surrounding whitespace', steps: (p) => [post(p, 'Content-Length:   5  \r\n', 'hello')], client: answered(200), backend: [{ method: 'POST', path: '', body: 'hello' }] },
-  { name: 'Content-Length on a GET', steps: (p) => [get(p, 'Content-Length: 5\r\n') + 'hello'], client: answered(200), backend: [{ method: 'GET', path: '', body: 'hello' }] },
+  { name: 'Content-Length on a GET', steps: (p) => [get(p, 'Content-Length: 5\r\n') + 'hello'], client: answered(200), backend: [{ method: 'GET', path: '', body: 'hello', framing: 'length' }] },
 
   // Chunk framing.
   { name: 'chunk size zz', steps: (p) => [post(p, 'Transfer-Encoding: chunked\r\n', 'zz\r\nhello\r\n0\r\n\r\n')], client: dropped, backend: [] },
@@ -163,8 +173,8 @@ test('raw framing and injection cases', { concurrency: true, timeout: 90_000 }, 
       assert.deepEqual(now.pids, before.pids, 'a worker was replaced')
       assert.equal(now.restarts, 0)
       const got = backend.forCase(p).filter((r) => r.target !== `${p}/after` && !(c.maybe ?? []).some((m) => r.target === p + m))
-      assert.deepEqual(got.map((r) => ({ method: r.method, path: r.target.slice(p.length), body: r.body.toString('latin1') })),
-        c.backend.map((s) => ({ method: s.method, path: s.path, body: s.body ?? '' })), 'what the backend received')
+      assert.deepEqual(got.map((r, j) => ({ method: r.method, path: r.target.slice(p.length), body: r.body.toString('latin1'), ...(c.backend[j]?.framing === undefined ? {} : { framing: r.framing }) })),
+        c.backend.map((s) => ({ method: s.method, path: s.path, body: s.body ?? '', ...(s.framing === undefined ? {} : { framing: s.framing }) })), 'what the backend received')
     })
   }))
   assert.deepEqual(backend.malformed, [], 'the backend got a request it could not frame')
