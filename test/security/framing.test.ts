@@ -129,6 +129,7 @@ const cases: Case[] = [
   { name: 'DEL in the path', steps: (p) => [get(`${p}/a\x7fb`)], client: answered(400), backend: [] },
   { name: 'DEL in the query', steps: (p) => [get(`${p}?a=\x7f`)], client: answered(400), backend: [] },
   { name: 'control character 0x01 in the query', steps: (p) => [get(`${p}?a=\x01`)], client: dropped, backend: [] },
+  { name: 'Connection naming Content-Length, Host and Transfer-Encoding', steps: (p) => [post(p, 'Connection: content-length, host, transfer-encoding\r\nContent-Length: 5\r\n', 'hello')], client: answered(200), backend: [{ method: 'POST', path: '', body: 'hello', framing: 'length' }] },
   { name: 'space in the request target', steps: (p) => [`GET ${p}/a b HTTP/1.1\r\n${HOST}\r\n`], client: dropped, backend: [] },
 
   // Request lines uWS does not take.
@@ -175,6 +176,7 @@ test('raw framing and injection cases', { concurrency: true, timeout: 90_000 }, 
       const got = backend.forCase(p).filter((r) => r.target !== `${p}/after` && !(c.maybe ?? []).some((m) => r.target === p + m))
       assert.deepEqual(got.map((r, j) => ({ method: r.method, path: r.target.slice(p.length), body: r.body.toString('latin1'), ...(c.backend[j]?.framing === undefined ? {} : { framing: r.framing }) })),
         c.backend.map((s) => ({ method: s.method, path: s.path, body: s.body ?? '', ...(s.framing === undefined ? {} : { framing: s.framing }) })), 'what the backend received')
+      for (const r of got) assert.equal(r.headers.filter(([n]) => n === 'host').length, 1, `Host headers the backend got: ${JSON.stringify(r.headers)}`)
     })
   }))
   assert.deepEqual(backend.malformed, [], 'the backend got a request it could not frame')
