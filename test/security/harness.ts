@@ -162,8 +162,8 @@ function parseOne (buf: Buffer): { req: Received, used: number } | 'incomplete' 
   }
 }
 
-/** A step of a raw conversation: bytes to write, or a pause in ms. */
-export type Step = string | Buffer | number
+/** A step of a raw conversation: bytes to write, a pause in ms, or a wait (up to 5 s) for this many complete responses. */
+export type Step = string | Buffer | number | { readonly responses: number }
 
 export interface Observed {
   /** Status codes of the complete responses that came back, in order. */
@@ -209,6 +209,9 @@ export async function converse (port: number, steps: readonly Step[], waitMs: nu
     if (typeof s === 'number') {
       const until = Date.now() + s
       while (!closed && Date.now() < until) await sleep(until - Date.now())
+    } else if (typeof s === 'object' && !Buffer.isBuffer(s)) {
+      const until = Date.now() + 5000
+      while (!closed && responses(buf).length < s.responses && Date.now() < until) await sleep(until - Date.now())
     } else {
       socket.write(s)
     }
