@@ -1,6 +1,7 @@
-// First stage: refuses framing that could smuggle a second request, and settles who the client is
+// First stage: refuses framing that could smuggle a second request (framing.ts), and settles who the client is
 // (request id, client address behind trusted proxies) before anything else looks at the request.
 import type { Exchange, Stage, Verdict } from '../pipeline/index.ts'
+import { ambiguousFraming, controlInTarget } from './framing.ts'
 
 export interface GuardOptions {
   /** trusted_proxies, as a set. */
@@ -18,8 +19,9 @@ export function createGuard ({ trusted, nextId }: GuardOptions): Stage {
     run (ex) {
       const given = ex.header('x-request-id')
       ex.requestId = given !== undefined && SAFE_ID.test(given) ? given : nextId()
-      // uWS frames by the first of several Content-Length headers; a backend might pick another (uws-notes.md §3).
-      if (ex.contentLengthCount > 1) return refuseLater(ex)
+      // Framing a backend might read differently from uWS (framing.ts).
+      if (ambiguousFraming(ex)) return refuseLater(ex)
+      if (controlInTarget(ex)) return ex.reject('SWY_BAD_REQUEST')
       if (trusted.size > 0 && trusted.has(ex.peerIp)) {
         ex.trustedPeer = true
         const xff = ex.header('x-forwarded-for')

@@ -1,0 +1,108 @@
+// `npm run fuzz`: random and mutated request bytes against the real CLI (2 workers) in front of a node:http backend,
+// for a fixed time. Fails (exit 1) if a worker died or was replaced, the proxy stops answering, or the backend got
+// bytes its strict parser refused. The seed is printed; `--seed N` replays a run's requests.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { fuzz, plainStatus, startFuzzBackend, vitals } from './fuzz.ts'
+
+const USAGE = `usage: npm run fuzz -- [options]
+  --duration S      seconds of fuzzing (default 30)
+  --seed N          PRNG seed (default: random; printed)
+  --concurrency N   concurrent sockets (default 32)
+  --workers N       proxy workers (default 2)`
+
+const CLI = fileURLToPath(new URL('../../workers/cli.js', import.meta.url))
+
+function int (name: string, text: string, min: number): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}, got '${text}'`)
+  return n
+}
+
+async function freePort (): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1')
+  await once(s, 'listening')
+  const { port } = s.address() as AddressInfo
+  s.close()
+  await once(s, 'close')
+  return port
+}
+
+async function main (): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '30' },
+      seed: { type: 'string' },
+      concurrency: { type: 'string', default: '32' },
+      workers: { type: 'string', default: '2' },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help) { console.log(USAGE); return 0 }
+  const durationMs = int('duration', values.duration, 1) * 1000
+  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : int('seed', values.seed, 0)
+  const concurrency = int('concurrency', values.concurrency, 1)
+  const workers = int('workers', values.workers, 1)
+
+  const backend = await startFuzzBackend()
+  const [port, adminPort] = [await freePort(), await freePort()]
+  const dir = mkdtempSync(join(tmpdir(), 'swy-fuzz-'))
+  const file = join(dir, 'config.json')
+  writeFileSync(file, JSON.stringify({
+    listen: [{ host: '127.0.0.1', port }],
+    workers,
+    admin: { port: adminPort },
+    log: { level: 'warn' },
+    upstreams: { a: { servers: [{ url: backend.url }] } },
+    routes: [{ upstream: 'a' }]
+  }))
+  const proxy = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  proxy.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  proxy.stdout.resume()
+  const adminUrl = `http://127.0.0.1:${adminPort}`
+  const failures: string[] = []
+  try {
+    // Ready once the admin API reports every worker of the first generation.
+    const until = Date.now() + 20_000
+    for (;;) {
+      if (proxy.exitCode !== null) throw new Error(`switchyard exited with ${proxy.exitCode}: ${stderr}`)
+      try { if ((await vitals(adminUrl)).pids.length === workers && await plainStatus(port) === 200) break } catch {}
+      if (Date.now() > until) throw new Error(`switchyard not ready after 20 s: ${stderr}`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    const before = await vitals(adminUrl)
+    console.log(`fuzz: seed ${seed}, ${durationMs / 1000} s, ${concurrency} sockets, workers ${before.pids.join(', ')}`)
+    const stats = await fuzz({ port, durationMs, seed, concurrency })
+    const after = await vitals(adminUrl)
+    const status = await plainStatus(port)
+    console.log(JSON.stringify({ ...stats, internal: stats.internal.length, backendRequests: backend.requests(), backendParseErrors: backend.parseErrors.length }, null, 2))
+    if (after.pids.join() !== before.pids.join()) failures.push(`workers changed: ${before.pids.join(', ')} → ${after.pids.join(', ')}`)
+    if (after.restarts !== before.restarts) failures.push(`worker restarts: ${after.restarts}`)
+    if (status !== 200) failures.push(`a plain GET afterwards got ${status === 0 ? 'no answer' : status}`)
+    if (stats.internal.length > 0) failures.push(`500 (a fault in the proxy) for:\n    ${stats.internal.slice(0, 5).join('\n    ')}`)
+    if (backend.parseErrors.length > 0) failures.push(`the backend refused what the proxy sent: ${[...new Set(backend.parseErrors)].join('; ')}`)
+  } finally {
+    proxy.kill('SIGTERM')
+    if (proxy.exitCode === null) await once(proxy, 'exit')
+    await backend.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  if (failures.length > 0) {
+    console.error(`fuzz FAILED (seed ${seed}; rerun with --seed ${seed}):\n  ${failures.join('\n  ')}`)
+    return 1
+  }
+  console.log(`fuzz passed (seed ${seed})`)
+  return 0
+}
+
+main().then((code) => { process.exitCode = code }, (err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})
