@@ -28,8 +28,13 @@ export interface CensusOptions {
 
 const TABLES = ['/proc/net/tcp', '/proc/net/tcp6']
 
+/**
+ * The kernel hands these tables out one page (~27 lines) per read() and resumes by position, so the text is no atomic
+ * snapshot: a socket closing meanwhile can shift the rest and one line be skipped or shown twice. A count can be off
+ * by a little under heavy churn; the next one is taken a second later.
+ */
 async function readTables (): Promise<string[]> {
-  // tcp6 is missing when IPv6 is off; either table missing is one empty table.
+  // tcp6 is missing when IPv6 is off; a table that cannot be read counts as empty.
   return await Promise.all(TABLES.map(async (f) => await readFile(f, 'latin1').catch(() => '')))
 }
 
