@@ -81,6 +81,39 @@ test('max_body: a chunked body growing past the limit gets 413 and a close, and 
   ok.socket.destroy()
 })
 
+test('max_body: past the limit after the backend began its answer, the client connection is cut (never a complete-looking answer)', async (t) => {
+  const seen: Seen = { started: 0, completed: 0, aborted: 0, bytes: 0 }
+  const backend = await startBackend(t, (req, res) => {
+    seen.started++
+    req.on('data', (c: Buffer) => { seen.bytes += c.length })
+    req.on('end', () => { seen.completed++; res.end('done') })
+    req.on('close', () => { if (!req.complete) seen.aborted++ })
+    req.on('error', () => {})
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.write('early ')
+  })
+  const proxy = await startProxy(t, {
+    upstreams: { web: { servers: [{ url: backend.url }] } },
+    limits: { max_body: '4kb' },
+    routes: [{ upstream: 'web' }],
+    log: { access: false }
+  })
+  const socket = connect(proxy.port, '127.0.0.1')
+  let got = ''
+  socket.on('data', (d: Buffer) => { got += d.toString('latin1') })
+  socket.on('error', () => {})
+  const chunk = (n: number): string => `${n.toString(16)}\r\n${'y'.repeat(n)}\r\n`
+  socket.write(`POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(3000)}`)
+  await waitFor(() => got.includes('early '), 'the start of the backend\'s answer')
+  socket.write(chunk(3000))
+  assert.equal(await closedWithin(socket, 5000), true, 'the proxy cut the connection')
+  assert.match(got, /^HTTP\/1\.1 200 /)
+  assert.ok(!got.includes('\r\n0\r\n\r\n'), `the chunked answer was never terminated: ${JSON.stringify(got)}`)
+  await waitFor(() => seen.aborted === 1, 'the backend to see the request aborted')
+  assert.equal(seen.completed, 0)
+  socket.destroy()
+})
+
 test('methods: a route\'s allowlist answers 405 with Allow; other routes fall back to the top level', async (t) => {
   const backend = await startBackend(t, echo())
   const proxy = await startProxy(t, {
