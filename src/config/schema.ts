@@ -405,6 +405,110 @@ const routeCache = z.strictObject({
   lock_timeout: duration('5s').refine((ms) => ms >= 10 && ms <= 600_000, 'must be from 10ms to 10m')
 })
 
+/** The methods this uWS build accepts at all (uws-notes.md §3); any other is closed before Switchyard sees it. */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const
+const METHOD = `must be one of ${HTTP_METHODS.join(', ')} (uWS closes the connection on any other method)`
+
+const methods = z.array(z.string({ error: METHOD }).transform((m, ctx) => {
+  const u = m.toUpperCase()
+  if (!(HTTP_METHODS as readonly string[]).includes(u)) {
+    ctx.addIssue({ code: 'custom', message: METHOD })
+    return z.NEVER
+  }
+  return u
+})).min(1, 'must list at least one method').transform((l) => [...new Set(l)])
+
+const maxBody = z.union([z.string(), z.number()], { error: SIZE }).transform((v, ctx) => {
+  const bytes = parseSize(v)
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: SIZE })
+    return z.NEVER
+  }
+  return bytes
+})
+
+/** Keys of `limits` read before a route is chosen: top level only. */
+const TOP_LEVEL_LIMITS = ['max_inflight_per_ip', 'max_connections_per_ip', 'allow_encoded_slash', 'merge_slashes'] as const
+
+/**
+ * Request limits and guards (see README "Limits and guards"). Each key can be overridden per route under
+ * `routes[].limits`, except those that act before a route is chosen.
+ */
+const limits = z.strictObject({
+  /**
+   * Largest request body. A bigger Content-Length gets 413 SWY_REQUEST_TOO_LARGE before any upstream request; a
+   * chunked body is counted as it arrives, and once past the limit the upstream request is aborted and the client gets
+   * 413 with the connection closed.
+   */
+  max_body: maxBody.default(10 * 1024 * 1024),
+  /** Methods admitted; any other gets 405 SWY_METHOD_NOT_ALLOWED with Allow. Default: the nine methods uWS accepts. */
+  methods: methods.default([...HTTP_METHODS]),
+  /**
+   * Requests in flight per client address (after trusted_proxies), per worker; over it: 429 SWY_CLIENT_INFLIGHT_LIMIT.
+   * 0: no cap. A host with N workers admits up to N × this per address.
+   */
+  max_inflight_per_ip: z.number().int().min(0).max(1_000_000).default(0),
+  /**
+   * Open connections per peer address to this host (all workers; trusted_proxies exempt), counted from the kernel's
+   * socket table about once a second. Over it: every request from that address gets 429 SWY_CLIENT_CONNECTION_LIMIT
+   * and its connection closed until the count is back at or under the cap. 0: no cap.
+   */
+  max_connections_per_ip: z.number().int().min(0).max(1_000_000).default(0),
+  /** Let `%2F` through (kept encoded, never decoded) instead of refusing the path with 400 SWY_BAD_PATH. */
+  allow_encoded_slash: z.boolean().default(false),
+  /** Merge runs of `/` in the path into one before routing and forwarding (`//admin` is `/admin`). */
+  merge_slashes: z.boolean().default(true)
+})
+
+const routeLimits = z.strictObject({
+  /** This route's largest request body; default: the top-level limits.max_body. */
+  max_body: maxBody.optional(),
+  /** This route's methods (e.g. `[GET, HEAD]`); default: the top-level limits.methods. */
+  methods: methods.optional(),
+  // Accepted only to say where they belong.
+  ...Object.fromEntries(TOP_LEVEL_LIMITS.map((k) => [k, z.unknown().optional()])) as Record<typeof TOP_LEVEL_LIMITS[number], z.ZodOptional<z.ZodUnknown>>
+}).superRefine((l, ctx) => {
+  for (const k of TOP_LEVEL_LIMITS) {
+    if (l[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `is only read at the top level (limits.${k}): it acts before a route is chosen` })
+  }
+}).transform((l) => ({
+  ...(l.max_body === undefined ? {} : { max_body: l.max_body }),
+  ...(l.methods === undefined ? {} : { methods: l.methods })
+}))
+
+const HSTS_AGE = 'must be a duration such as 1y, 180d, 12h or 3600s'
+const HSTS_UNITS: Readonly<Record<string, number>> = { d: 86_400_000, y: 365 * 86_400_000 }
+
+/**
+ * Security response headers written on every response of the route: proxied, cached and Switchyard's own error
+ * replies. A backend's own copies of these headers are replaced. `security_headers: {}` sends nosniff and
+ * `X-Frame-Options: DENY`; HSTS only when `hsts` is set.
+ */
+const securityHeaders = z.strictObject({
+  /** Strict-Transport-Security (RFC 6797). Browsers ignore it on plain HTTP, so set it where clients arrive over TLS. */
+  hsts: z.strictObject({
+    /** max-age; e.g. `1y`, `180d`. */
+    max_age: z.union([z.string(), z.number()], { error: HSTS_AGE }).default('1y').transform((v, ctx) => {
+      const m = typeof v === 'string' ? /^\s*(\d+)\s*(d|y)\s*$/i.exec(v) : null
+      const ms = m === null ? parseDuration(v) : Number(m[1]) * HSTS_UNITS[m[2]!.toLowerCase()]!
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: HSTS_AGE })
+        return z.NEVER
+      }
+      return Math.floor(ms / 1000)
+    }),
+    /** Adds `includeSubDomains`. */
+    include_subdomains: z.boolean().default(false),
+    /** Adds `preload` (for browsers' preload lists; requires include_subdomains and max_age of at least 1y there). */
+    preload: z.boolean().default(false)
+  }).optional(),
+  /** `X-Content-Type-Options: nosniff`. */
+  content_type_options: z.boolean().default(true),
+  /** `X-Frame-Options`: `DENY`, `SAMEORIGIN`, or false for none. */
+  frame_options: z.union([z.literal(false), z.string().transform((v) => v.toUpperCase()).pipe(z.enum(['DENY', 'SAMEORIGIN']))], { error: 'must be DENY, SAMEORIGIN or false' })
+    .default('DENY')
+})
+
 const route = z.strictObject({
   match: z.strictObject({
     /**
@@ -441,7 +545,11 @@ const route = z.strictObject({
   /** Client addresses (IPs or CIDRs) refused on this route with 403 SWY_ACCESS_DENIED. Deny wins over allow. */
   deny: z.array(cidr).default([]),
   /** Cache responses of this route (see README "Caching"): `cache: { max_object: 8mb }`. Absent: nothing is cached. */
-  cache: routeCache.optional()
+  cache: routeCache.optional(),
+  /** This route's max_body and methods; each key absent here falls back to the top-level `limits`. */
+  limits: routeLimits.optional(),
+  /** Security response headers for this route (HSTS, X-Content-Type-Options, X-Frame-Options). Absent: none. */
+  security_headers: securityHeaders.optional()
 })
 
 const hostPort = z.strictObject({
@@ -506,6 +614,8 @@ export const configSchema = z.strictObject({
   upstreams: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'is not a valid upstream name (use letters, digits, _ or -)'), upstream)
     .refine((u) => Object.keys(u).length > 0, 'must define at least one upstream'),
   routes: z.array(route).min(1, 'must list at least one route'),
+  /** Request limits and path guards (see README "Limits and guards"); routes override max_body and methods. */
+  limits: limits.prefault({}),
   /** Peers whose X-Forwarded-For chain is kept and appended to; everyone else's is replaced. CIDRs or addresses. */
   trusted_proxies: z.array(cidr).default([]),
   headers: z.strictObject({
@@ -545,6 +655,8 @@ export type StickyConfig = NonNullable<UpstreamConfig['sticky']>
 export type RouteConfig = Config['routes'][number]
 export type ListenConfig = Config['listen'][number]
 export type RouteCacheConfig = NonNullable<RouteConfig['cache']>
+export type LimitsConfig = Config['limits']
+export type SecurityHeadersConfig = NonNullable<RouteConfig['security_headers']>
 
 /**
  * Rules across keys. The value may be partly parsed (other keys failed), so every read is checked,

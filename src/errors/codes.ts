@@ -4,7 +4,17 @@
 export const ERROR_CODES = {
   SWY_CONFIG_INVALID: { status: 500, text: 'invalid configuration' },
   SWY_BAD_REQUEST: { status: 400, text: 'bad request' },
+  /** The path has an encoded slash, a backslash, NUL, a bad %-escape, `..;` or climbs above `/` (guard/path.ts). */
+  SWY_BAD_PATH: { status: 400, text: 'bad request path' },
   SWY_ROUTE_NOT_FOUND: { status: 404, text: 'no route for this request' },
+  /** The route's limits.methods does not list the method; the reply carries Allow. */
+  SWY_METHOD_NOT_ALLOWED: { status: 405, text: 'method not allowed' },
+  /** The body is larger than limits.max_body: by its Content-Length, or counted as a chunked body arrives. */
+  SWY_REQUEST_TOO_LARGE: { status: 413, text: 'request body too large' },
+  /** The client address has limits.max_inflight_per_ip requests in flight on this worker already. */
+  SWY_CLIENT_INFLIGHT_LIMIT: { status: 429, text: 'too many requests in flight from this address' },
+  /** The client address holds more than limits.max_connections_per_ip connections to this host; the reply closes. */
+  SWY_CLIENT_CONNECTION_LIMIT: { status: 429, text: 'too many connections from this address' },
   SWY_NO_HEALTHY_UPSTREAM: { status: 503, text: 'no healthy upstream server' },
   SWY_UPSTREAM_UNREACHABLE: { status: 502, text: 'upstream unreachable' },
   SWY_UPSTREAM_RESET: { status: 502, text: 'upstream closed the connection' },

@@ -4,3 +4,6 @@ export { createAccess, createAccessCheck, type AccessLists, type AccessCheck } f
 export { BanTable, BanEntry, formatBan, parseBan, type BanAction, type BanTableOptions } from './ban-table.ts'
 export { createBanCheck, type BanCheckOptions } from './ban.ts'
 export { createBanSync, type BanSync, type BanSyncOptions, type BanLog } from './ban-sync.ts'
+export { createLimits, type RouteLimits } from './limits.ts'
+export { createPathNormaliser, normalisePath, type PathOptions } from './path.ts'
+export { createClientCaps, createConnectionCensus, countEstablished, type ConnectionCensus, type CensusOptions, type ClientCapsOptions } from './client-caps.ts'

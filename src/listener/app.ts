@@ -100,7 +100,7 @@ export function createListener (o: ListenerOptions): Listener {
     try {
       inflight++
       const downstream = new UwsDownstream(res, method === 'HEAD', state)
-      const hasBody = chunked || contentLength > 0
+      const body = chunked || contentLength > 0 ? bodyStream(downstream, o.bodyHighWater) : null
       ex = new Exchange({
         method,
         path,
@@ -113,13 +113,14 @@ export function createListener (o: ListenerOptions): Listener {
         peerIp: downstream,
         tls: kind.tls,
         startTime: o.clock(),
-        body: hasBody ? bodyStream(res, downstream, o.bodyHighWater) : null,
+        body,
         downstream,
         replies: o.replies,
         onComplete
       })
       downstream.attach(ex)
       if (o.eagerPeer) void ex.peerIp // the getter reads and keeps it while uWS still allows
+      if (body !== null) feedBody(res, ex, downstream, body)
       runExchange(kind.stages(), ex)
     } catch (err) {
       // Only a bug gets here; answer rather than leave the request hanging.
@@ -196,18 +197,31 @@ function constant (stages: readonly Stage[]): () => readonly Stage[] {
 
 /**
  * The request body as a Readable for undici, with backpressure: when undici's buffer is full the client is
- * paused, and resumed when undici reads again (uws-notes.md §2). Chunks are copied: uWS detaches them.
+ * paused, and resumed when undici reads again (uws-notes.md §2).
  */
-function bodyStream (res: HttpResponse, down: UwsDownstream, highWaterMark: number): Readable {
-  const body = new Readable({
+function bodyStream (down: UwsDownstream, highWaterMark: number): Readable {
+  return new Readable({
     highWaterMark,
     read () { down.resumeBody() }
   })
+}
+
+/**
+ * Feeds the client's body into `body`. Chunks are copied: uWS detaches them. Bytes are counted against the route's
+ * max_body (ex.maxBody, set by the limits stage before the first chunk can arrive): a chunked body has no length to
+ * check up front, so the one that grows past it ends the exchange here (Exchange.bodyTooLarge).
+ */
+function feedBody (res: HttpResponse, ex: Exchange, down: UwsDownstream, body: Readable): void {
+  let received = 0
   res.onData((ab, isLast) => {
     // uWS keeps delivering the rest of a body after an early answer (uws-notes.md §2).
     if (!down.wantsBody || body.destroyed) return
+    received += ab.byteLength
+    if (received > ex.maxBody) {
+      ex.bodyTooLarge()
+      return
+    }
     if (ab.byteLength > 0 && !body.push(Buffer.from(ab.slice(0))) && !isLast) down.pauseBody()
     if (isLast) body.push(null)
   })
-  return body
 }

@@ -104,6 +104,7 @@ export class UwsDownstream implements Downstream, PeerAddress {
     res.writeStatus(statusLine(this.#status))
     const h = this.#headers
     for (let i = 0; i < h.length; i += 2) res.writeHeader(h[i]!, h[i + 1]!)
+    this.#routeHeaders()
     // Draining (reload or stop): a body with a length ends through tryEnd, which cannot ask uWS to close, so tell
     // the client in the head; it closes after this response and reconnects to the new generation (RFC 9112 §9.6).
     if (this.#state.draining) {
@@ -197,11 +198,19 @@ export class UwsDownstream implements Downstream, PeerAddress {
       this.resumeBody()
       res.writeStatus(statusLine(status))
       for (let i = 0; i < headers.length; i += 2) res.writeHeader(headers[i]!, headers[i + 1]!)
+      this.#routeHeaders()
       if (this.#head) endHead(res, Buffer.byteLength(body), close || this.#state.draining)
       else res.end(body, close || this.#state.draining)
       this.#ex.bytesSent = body.length
     })
     this.#complete()
+  }
+
+  /** The route's security_headers, on every response of the route: proxied, cached and local (built once per route). */
+  #routeHeaders (): void {
+    const h = this.#ex.route?.responseHeaders
+    if (h === undefined) return
+    for (let i = 0; i < h.length; i += 2) this.#res.writeHeader(h[i]!, h[i + 1]!)
   }
 
   #complete (): void {

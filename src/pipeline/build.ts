@@ -5,7 +5,12 @@ import type { Config } from '../config/index.ts'
 import { createStrategy, createSticky, type Random, type Sticky, type Target } from '../balancer/index.ts'
 import { createServerStates, type EjectionEvent, type ServerCounters } from '../health/index.ts'
 import { createRouter } from '../router/index.ts'
-import { createGuard, createAccess, createBanCheck, createBanSync, formatBan, BanTable, type BanSync } from '../guard/index.ts'
+import {
+  createGuard, createAccess, createBanCheck, createBanSync, formatBan, BanTable, type BanSync,
+  createLimits, createPathNormaliser, createClientCaps, createConnectionCensus, type ConnectionCensus
+} from '../guard/index.ts'
+import { HTTP_METHODS } from '../config/index.ts'
+import { securityHeaderFields, SECURITY_HEADER_NAMES } from '../response/security-headers.ts'
 import { createCidrSet } from '../net/cidr.ts'
 import { createKeys, type SharedState } from '../state/index.ts'
 import { createRateLimit, createSharedLimiter, createBanCounter, banSubject, type BanCounter } from '../ratelimit/index.ts'
@@ -115,9 +120,13 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
     const sticky = stickies.get(r.upstream)
     // A sticky upstream's stage replaces the balance stage, and its filter the plain one: others run exactly as before.
     const cached = r.cache !== undefined
+    // A route with security_headers drops the backend's copies of them; the listener writes the route's own.
+    const plain = r.security_headers === undefined
+      ? filterResponse
+      : createResponseHeaderFilter({ hide: [...config.headers.hide, ...SECURITY_HEADER_NAMES], via: config.headers.via })
     const stages: Stage[] = sticky === undefined
-      ? [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse: cached ? keepDate(filterResponse) : filterResponse })]
-      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: cached ? keepDate(sticky.filter(filterResponse)) : sticky.filter(filterResponse), onUnreachable: sticky.unreachable })]
+      ? [createBalance(upstream), createForward({ upstream, requestHeaders, filterResponse: cached ? keepDate(plain) : plain })]
+      : [sticky.stage, createForward({ upstream, requestHeaders, filterResponse: cached ? keepDate(sticky.filter(plain)) : sticky.filter(plain), onUnreachable: sticky.unreachable })]
     if (r.cache !== undefined) {
       if (services.cache === undefined) throw new Error(`route ${id} has cache but the runtime got no cache store`)
       // After access and rate limit (unshifted below), before balancing: a hit needs no server.
@@ -166,7 +175,17 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
     }
     const access = createAccess({ allow: r.allow, deny: r.deny })
     if (access !== undefined) stages.unshift(access)
-    return { ref: { id, upstream: r.upstream }, prefix: r.match.path, strip: r.strip_prefix, stages }
+    // First in the route: cheap refusals before any token is spent or any server picked.
+    const methods = r.limits?.methods ?? config.limits.methods
+    stages.unshift(createLimits({
+      maxBody: r.limits?.max_body ?? config.limits.max_body,
+      methods,
+      allMethods: HTTP_METHODS.every((m) => methods.includes(m))
+    }))
+    const ref: RouteRef = r.security_headers === undefined
+      ? { id, upstream: r.upstream }
+      : { id, upstream: r.upstream, responseHeaders: securityHeaderFields(r.security_headers) }
+    return { ref, prefix: r.match.path, strip: r.strip_prefix, stages }
   })
   const router = createRouter(config.routes.map((r, i) => ({ host: r.match.host, prefix: r.match.path, value: routes[i]! })))
 
@@ -183,14 +202,28 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
   }
 
   const guard = createGuard({ trusted: createCidrSet(config.trusted_proxies), nextId: services.nextId })
-  let stages: Stage[] = [guard, route]
+  const lim = config.limits
+  const stages: Stage[] = [guard]
   if (bans !== undefined) {
     // Kinds to read per request: the address always (header and cookie keys fall back to it), and each header or
     // cookie some ban rule keys on.
     const kinds = new Set(['ip'])
     for (const r of banRules) if (r.rate_limit!.key !== 'ip') kinds.add(r.rate_limit!.key)
-    stages = [guard, createBanCheck({ table: bans.table, kinds: [...kinds] }), route]
+    stages.push(createBanCheck({ table: bans.table, kinds: [...kinds] }))
   }
+  // Before the router: what routes match is what backends get.
+  stages.push(createPathNormaliser({ allowEncodedSlash: lim.allow_encoded_slash, mergeSlashes: lim.merge_slashes }))
+  let census: ConnectionCensus | undefined
+  if (lim.max_connections_per_ip > 0) {
+    census = createConnectionCensus({
+      ports: config.listen.map((l) => l.port),
+      cap: lim.max_connections_per_ip,
+      intervalMs: 1000,
+      log: services.log.child({ concept: 'client-caps' })
+    })
+  }
+  if (census !== undefined || lim.max_inflight_per_ip > 0) stages.push(createClientCaps({ maxInflight: lim.max_inflight_per_ip, census }))
+  stages.push(route)
 
   return {
     stages,
@@ -203,10 +236,11 @@ export function buildRuntime (config: Config, services: RuntimeServices): Runtim
       for (const [name, u] of upstreams) out[name] = u.states.counters()
       return out
     },
-    ready: bans === undefined ? Promise.resolve() : bans.sync.start(),
+    ready: Promise.all([bans?.sync.start(), census?.start()]).then(() => {}),
     bans,
     async close (graceMs) {
       for (const c of counters) c.close()
+      census?.close()
       for (const u of upstreams.values()) u.states.close()
       await Promise.all([
         bans?.sync.close(),

@@ -43,13 +43,20 @@ export interface LocalReplies {
 export interface RouteRef {
   readonly id: string
   readonly upstream: string
+  /** Fields written on every response of the route (security_headers), flat `[name, value, …]`; built once. */
+  readonly responseHeaders?: readonly string[]
+}
+
+/** Something a stage holds for the request's lifetime (a per-client in-flight slot); released once when it ends. */
+export interface Hold {
+  release (ex: Exchange): void
 }
 
 export class Exchange {
   // Request, copied from the engine before any await.
   readonly method: string
-  /** Path as the client sent it (no query). */
-  readonly path: string
+  /** Path (no query): as the client sent it, then normalised by the path stage before routing (guard/path.ts). */
+  path: string
   /** Path sent to the backend (after strip_prefix). */
   forwardPath: string
   readonly query: string
@@ -68,6 +75,10 @@ export class Exchange {
   readonly tls: boolean
   readonly startTime: number
   readonly body: Readable | null
+  /** Most request-body bytes accepted (the route's limits.max_body); the listener counts a chunked body against it. */
+  maxBody: number
+  /** Released when the exchange ends (answered or aborted). */
+  hold: Hold | null
   /** The client side. The cache stage swaps in a tee that stores what passes through (src/cache/tee.ts). */
   downstream: Downstream
   /**
@@ -126,6 +137,8 @@ export class Exchange {
     this.tls = init.tls
     this.startTime = init.startTime
     this.body = init.body
+    this.maxBody = Infinity
+    this.hold = null
     this.downstream = init.downstream
     this.forwardHeaders = init.headers
     this.requestId = ''
@@ -210,7 +223,31 @@ export class Exchange {
     this.reject(err instanceof SwitchyardError ? err.code : 'SWY_INTERNAL')
   }
 
+  /**
+   * The body went past `maxBody` while arriving (chunked: the length was not known up front). The upstream request is
+   * cancelled first, so the backend sees an aborted request and never a complete one; then the client gets 413 and
+   * the connection closes (the rest of the body is not read), or a cut connection when the response already started.
+   */
+  bodyTooLarge (): void {
+    if (this.aborted || this.finished) return
+    const cb = this.onAbort
+    this.onAbort = null
+    if (cb !== null) cb()
+    this.body?.destroy()
+    if (this.status === 0) {
+      this.reject('SWY_REQUEST_TOO_LARGE', true)
+    } else {
+      this.errorCode = 'SWY_REQUEST_TOO_LARGE'
+      this.downstream.abort()
+    }
+  }
+
   #finish (): void {
+    const h = this.hold
+    if (h !== null) {
+      this.hold = null
+      h.release(this)
+    }
     const f = this.onFinish
     if (f === null) return
     this.onFinish = null

@@ -6,7 +6,8 @@ export function runStages (stages: readonly Stage[], ex: Exchange, from = 0): vo
   for (let i = from; i < stages.length; i++) {
     const v = stages[i]!.run(ex)
     if (v === DONE) return
-    if (v !== NEXT) return v.then((r) => { if (r === NEXT) return runStages(stages, ex, i + 1) })
+    // After a wait the exchange may have ended meanwhile (client gone, body over max_body): go no further.
+    if (v !== NEXT) return v.then((r) => { if (r === NEXT && !ex.finished && !ex.aborted) return runStages(stages, ex, i + 1) })
   }
 }
 

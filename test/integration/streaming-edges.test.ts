@@ -87,6 +87,8 @@ async function setup (t: TestContext): Promise<Fixture> {
   f.proxy = await startProxy(t, {
     upstreams: { a: { servers: [{ url: backend.url }] }, down: { servers: [{ url: `http://127.0.0.1:${await freePort()}` }] } },
     routes: [{ upstream: 'a' }, { match: { path: '/down/' }, upstream: 'down' }],
+    // Uploads here run past the default max_body (10mb).
+    limits: { max_body: '1gb' },
     log: { access: false }
   })
   f.pid = await waitFor(() => f.proxy.workerPids()[0], 'a worker pid')

@@ -58,6 +58,8 @@ async function setup (t: TestContext): Promise<{ proxy: ProxyHandle, pid: number
   const proxy = await startProxy(t, {
     upstreams: { a: { servers: [{ url: backend.url }] } },
     routes: [{ upstream: 'a' }],
+    // Uploads here run past the default max_body (10mb).
+    limits: { max_body: '1gb' },
     log: { access: false }
   })
   const pid = await waitFor(() => proxy.workerPids()[0], 'a worker pid')

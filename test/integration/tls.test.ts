@@ -323,6 +323,8 @@ test('reload picks up replaced certificate files without failed requests; a brok
 
   // A broken SNI certificate: the reload is refused with the key path; the running generation keeps its certificates.
   writeFileSync(aCert, 'not a certificate\n')
+  // The old generation drains for a moment after the reload; compare against the new one only.
+  await waitFor(() => proxy.workerPids().length === 2, 'the old generation gone')
   const pids = proxy.workerPids()
   const bad = await runCli(['reload', '-c', proxy.file])
   assert.equal(bad.code, 1, bad.stdout)

@@ -38,6 +38,14 @@ test('fills in every default', () => {
       }
     },
     routes: [{ match: { path: '/' }, upstream: 'api', strip_prefix: false, allow: [], deny: [] }],
+    limits: {
+      max_body: 10_485_760,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'],
+      max_inflight_per_ip: 0,
+      max_connections_per_ip: 0,
+      allow_encoded_slash: false,
+      merge_slashes: true
+    },
     trusted_proxies: [],
     headers: { hide: ['server', 'x-powered-by'], via: true, preserve_host: true },
     shutdown: { drain_timeout: 10_000 },

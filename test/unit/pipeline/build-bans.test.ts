@@ -1,5 +1,6 @@
 // What buildRuntime puts in the global stage array: the ban check only when some rate limit has a ban, right after
-// the guard, and the runtime's ban table and sync with it.
+// the guard, and the runtime's ban table and sync with it; the path stage always, right before the route (and the
+// client caps between them when a cap is set).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import pino from 'pino'
@@ -10,9 +11,10 @@ import { EmbeddedStore } from '../../../src/state/index.ts'
 const base = { upstreams: { api: { servers: [{ url: 'http://127.0.0.1:9' }] } } }
 
 const cases: Array<{ name: string, input: Record<string, unknown>, expected: { stages: string[], bans: boolean } }> = [
-  { name: 'no rate limit', input: { ...base, routes: [{ upstream: 'api' }] }, expected: { stages: ['guard', 'route'], bans: false } },
-  { name: 'a rate limit without ban, access lists', input: { ...base, routes: [{ upstream: 'api', deny: ['10.0.0.0/8'], rate_limit: { rate: '1/s' } }] }, expected: { stages: ['guard', 'route'], bans: false } },
-  { name: 'a rate limit with a ban', input: { ...base, routes: [{ upstream: 'api' }, { match: { path: '/a' }, upstream: 'api', rate_limit: { rate: '1/s', ban: { after: 3 } } }] }, expected: { stages: ['guard', 'ban', 'route'], bans: true } }
+  { name: 'no rate limit', input: { ...base, routes: [{ upstream: 'api' }] }, expected: { stages: ['guard', 'path', 'route'], bans: false } },
+  { name: 'a rate limit without ban, access lists', input: { ...base, routes: [{ upstream: 'api', deny: ['10.0.0.0/8'], rate_limit: { rate: '1/s' } }] }, expected: { stages: ['guard', 'path', 'route'], bans: false } },
+  { name: 'a rate limit with a ban', input: { ...base, routes: [{ upstream: 'api' }, { match: { path: '/a' }, upstream: 'api', rate_limit: { rate: '1/s', ban: { after: 3 } } }] }, expected: { stages: ['guard', 'ban', 'path', 'route'], bans: true } },
+  { name: 'an in-flight cap', input: { ...base, limits: { max_inflight_per_ip: 4 }, routes: [{ upstream: 'api' }] }, expected: { stages: ['guard', 'path', 'client-caps', 'route'], bans: false } }
 ]
 
 for (const c of cases) {
