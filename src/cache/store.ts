@@ -197,6 +197,8 @@ class Store implements CacheStoreHandle {
   async setVary (primaryKey: string, names: readonly string[], ttlMs: number): Promise<void> {
     const expiresAt = this.#now() + ttlMs
     this.#mem.setVary(primaryKey, names, expiresAt)
+    // The resource varies now: an entry stored under the bare primary key (from before it did) must not answer here.
+    if (names.length > 0) this.#mem.delete(primaryKey)
     if (this.#bypass()) return
     try {
       await this.#state.set(this.#keys.key('cache-vary', primaryKey), this.#codec.pack([CACHE_FORMAT_VERSION, expiresAt, names]), ttlMs)
