@@ -9,6 +9,7 @@ import { EXIT, isToWorker, workerCount, type FromWorker } from '../src/cluster/i
 import { createIpcState, createRedisState, redisTargetOf, createKeys } from '../src/state/index.ts'
 import { createCacheStore, type CacheStoreHandle } from '../src/cache/index.ts'
 import type { Config } from '../src/config/index.ts'
+import { createCidrSet } from '../src/net/cidr.ts'
 
 const send = (m: FromWorker): void => { if (process.connected) process.send?.(m) }
 
@@ -97,6 +98,7 @@ async function start (config: Config, generation: number): Promise<void> {
     bodyHighWater: config.body_highwater,
     clock,
     eagerPeer: config.log.access,
+    trusted: createCidrSet(config.trusted_proxies),
     nextId,
     routeHosts: config.routes.flatMap((r) => r.match.host === undefined ? [] : [r.match.host])
   })

@@ -23,6 +23,8 @@ export interface ListenerOptions {
    * after the response is over (the access log). Otherwise a request that no stage asks about never pays for it.
    */
   readonly eagerPeer: boolean
+  /** trusted_proxies: peers whose PROXY protocol v2 header names the client (see UwsDownstream.remoteAddress). */
+  readonly trusted: { has (address: string): boolean, readonly size: number }
   /** Request ids for answers given before the runtime's guard runs (redirects, 421). */
   readonly nextId?: () => string
   /** Every route's `match.host`: hosts a redirect to HTTPS may point at. */
@@ -54,7 +56,7 @@ export interface Listener {
 export function createListener (o: ListenerOptions): Listener {
   const { uws } = o
   const app: TemplatedApp = uws.App()
-  const state: ListenerState = { draining: false }
+  const state: ListenerState = { draining: false, trusted: o.trusted }
   let sockets: us_listen_socket[] = []
   let inflight = 0
   const nextId = o.nextId ?? createRequestIds()

@@ -31,6 +31,8 @@ function endHead (res: HttpResponse, length: number, close: boolean): void {
 export interface ListenerState {
   /** Set while the worker drains: every answer closes its connection (uws-notes.md §1). */
   draining: boolean
+  /** trusted_proxies: only these peers' PROXY protocol headers are believed. */
+  readonly trusted: { has (address: string): boolean, readonly size: number }
 }
 
 export class UwsDownstream implements Downstream, PeerAddress {
@@ -63,10 +65,19 @@ export class UwsDownstream implements Downstream, PeerAddress {
     this.#ex = ex
   }
 
-  /** The peer's address, normalised; '' once the response is over (uWS forbids touching it then). */
+  /**
+   * The peer's address, normalised; '' once the response is over (uWS forbids touching it then). A peer in
+   * trusted_proxies that opened the connection with a PROXY protocol v2 header (a layer-4 load balancer) stands for
+   * the client it names, and that client is the peer from here on. uWS parses such a header on every connection and
+   * cannot be told not to (uws-notes.md §6), so from anyone else it is ignored.
+   */
   remoteAddress (): string {
     if (this.#ex.aborted || this.#ex.finished) return ''
-    return normaliseAddress(Buffer.from(this.#res.getRemoteAddressAsText()).toString())
+    const res = this.#res
+    const real = normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString())
+    if (this.#state.trusted.size === 0 || !this.#state.trusted.has(real)) return real
+    const claimed = Buffer.from(res.getProxiedRemoteAddressAsText()).toString()
+    return claimed === '' ? real : normaliseAddress(claimed)
   }
 
   /** The request body is still wanted: nobody aborted or answered yet. */

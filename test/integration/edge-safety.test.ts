@@ -101,3 +101,29 @@ test('a spoofed PROXY v2 header from an untrusted peer changes nothing: forwarde
   assert.equal((await send('/only-spoofed/x')).status, 403, 'an allow list naming the claimed address does not admit it')
   assert.equal((await send('/deny-real/x')).status, 403, 'a deny list naming the real peer still refuses it')
 })
+
+test('a PROXY v2 header from a trusted peer (a layer-4 load balancer) names the client: forwarded-for, access lists and caps see it', async (t) => {
+  const backend = await startBackend(t, echo())
+  const proxy = await startProxy(t, {
+    upstreams: { web: { servers: [{ url: backend.url }] } },
+    trusted_proxies: ['127.0.0.1'],
+    routes: [
+      { match: { path: '/only-client/' }, upstream: 'web', allow: ['203.0.113.7'] },
+      { match: { path: '/' }, upstream: 'web' }
+    ],
+    log: { access: false }
+  })
+  const send = async (path: string, proxied: boolean): Promise<RawResponse> => {
+    const head = proxied ? proxyV2('203.0.113.7', '127.0.0.1', 40000, proxy.port) : Buffer.alloc(0)
+    const r = await rawRequest(proxy.port, Buffer.concat([head, Buffer.from(`GET ${path} HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.1\r\nConnection: close\r\n\r\n`)]))
+    r.socket.destroy()
+    return r
+  }
+  const forwardedFor = (r: RawResponse): string | undefined => (JSON.parse(r.body.toString()) as { headers: Record<string, string> }).headers['x-forwarded-for']
+  const viaLb = await send('/who', true)
+  assert.equal(viaLb.status, 200)
+  assert.equal(forwardedFor(viaLb), '203.0.113.7', 'the client the load balancer named; that client\'s own chain is not trusted')
+  assert.equal((await send('/only-client/x', true)).status, 200, 'an allow list naming the client admits it')
+  assert.equal((await send('/only-client/x', false)).status, 403, 'the load balancer itself is not the client')
+  assert.equal(forwardedFor(await send('/who', false)), '198.51.100.1, 127.0.0.1', 'without the header, a trusted peer\'s chain is kept and appended to')
+})
