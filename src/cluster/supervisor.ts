@@ -47,12 +47,17 @@ interface Tracked {
 }
 
 /**
- * A worker's live heap is ~10 MB, so V8 sized the old generation's GC trigger just above it, and the objects
- * each in-flight request keeps alive past two scavenges ran a full mark-compact every ~80 ms under load.
- * Starting with a 64 MB heap budget: 48 → 5 mark-compacts in 6 s of 64 KiB proxying, p99 31 → 24 ms
- * (bench/load/run.ts --tool wrk --pin --scenarios 64k).
+ * V8 sizes its heap for a small program, and a proxy under load is not one.
+ * - `--initial-heap-size=64`: a worker's live heap was ~10 MB, so V8 set the old generation's GC trigger just above
+ *   it, and the objects each in-flight request keeps alive past two scavenges ran a full mark-compact every ~80 ms.
+ *   48 → 5 mark-compacts in 6 s of 64 KiB proxying, p99 31 → 24 ms (bench/load/run.ts --tool wrk --pin --scenarios 64k).
+ * - `--max-semi-space-size=32` (MB): the young generation otherwise stays small, and 64 KiB responses (undici's body
+ *   chunks, external memory) filled it every few milliseconds; survivors of those scavenges were promoted and the
+ *   throughput swung between two levels from run to run. One worker, 64 KiB through the proxy, wrk pinned, 4
+ *   alternating rounds: 9.4k–13.1k req/s against 6.5k–8.1k, p99 8–24 ms against 29–37 ms; 100 B and cache hits
+ *   unchanged within noise. Cost: 169 MB RSS against 153 MB for a worker under that 64 KiB load.
  */
-const WORKER_V8_FLAGS = ['--initial-heap-size=64']
+const WORKER_V8_FLAGS = ['--initial-heap-size=64', '--max-semi-space-size=32']
 const STARTUP_TIMEOUT_MS = 15_000
 const CRASH_WINDOW_MS = 30_000
 const MAX_BACKOFF_MS = 10_000
