@@ -26,6 +26,28 @@ function body (json: string): { error: string } {
   return JSON.parse(json) as { error: string }
 }
 
+/** One chunk of a chunked body: `n` bytes of `y`. */
+const chunk = (n: number): string => `${n.toString(16)}\r\n${'y'.repeat(n)}\r\n`
+
+/**
+ * A proxy with `max_body: 4kb` in front of `backendUrl`, and a raw socket that has sent the head of a chunked POST
+ * and its first 3000 bytes; `got()` is what the socket has received so far.
+ */
+async function chunkedUpload (t: Parameters<typeof startProxy>[0], backendUrl: string): Promise<{ port: number, socket: Socket, got: () => string }> {
+  const proxy = await startProxy(t, {
+    upstreams: { web: { servers: [{ url: backendUrl }] } },
+    limits: { max_body: '4kb' },
+    routes: [{ upstream: 'web' }],
+    log: { access: false }
+  })
+  const socket = connect(proxy.port, '127.0.0.1')
+  let received = ''
+  socket.on('data', (d: Buffer) => { received += d.toString('latin1') })
+  socket.on('error', () => {})
+  socket.write(`POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(3000)}`)
+  return { port: proxy.port, socket, got: () => received }
+}
+
 test('max_body: a Content-Length over the limit gets 413 and a close, before any upstream request', async (t) => {
   const seen: Seen = { started: 0, completed: 0, aborted: 0, bytes: 0 }
   const backend = await startBackend(t, counting(seen))
@@ -52,31 +74,20 @@ test('max_body: a Content-Length over the limit gets 413 and a close, before any
 test('max_body: a chunked body growing past the limit gets 413 and a close, and the backend sees an aborted request', async (t) => {
   const seen: Seen = { started: 0, completed: 0, aborted: 0, bytes: 0 }
   const backend = await startBackend(t, counting(seen))
-  const proxy = await startProxy(t, {
-    upstreams: { web: { servers: [{ url: backend.url }] } },
-    limits: { max_body: '4kb' },
-    routes: [{ upstream: 'web' }],
-    log: { access: false }
-  })
-  const socket = connect(proxy.port, '127.0.0.1')
-  let got = ''
-  socket.on('data', (d: Buffer) => { got += d.toString('latin1') })
-  socket.on('error', () => {})
-  const chunk = (n: number): string => `${n.toString(16)}\r\n${'y'.repeat(n)}\r\n`
-  socket.write(`POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(3000)}`)
+  const { port, socket, got } = await chunkedUpload(t, backend.url)
   // The backend has the request and its first bytes: the upstream request is under way.
   await waitFor(() => seen.started === 1 && seen.bytes >= 3000, 'the backend to receive the first chunk')
   socket.write(chunk(3000))
   assert.equal(await closedWithin(socket, 5000), true, 'the proxy closed the connection')
-  assert.match(got, /^HTTP\/1\.1 413 /)
-  assert.match(got, /SWY_REQUEST_TOO_LARGE/)
-  assert.match(got, /\r\nconnection: close\r\n/i)
+  assert.match(got(), /^HTTP\/1\.1 413 /)
+  assert.match(got(), /SWY_REQUEST_TOO_LARGE/)
+  assert.match(got(), /\r\nconnection: close\r\n/i)
   await waitFor(() => seen.aborted === 1, 'the backend to see the request aborted')
   assert.equal(seen.completed, 0, 'the backend never saw a complete request')
   assert.ok(seen.bytes <= 4096, `the backend got at most max_body bytes (${seen.bytes})`)
   socket.destroy()
   // A chunked body within the limit still goes through whole.
-  const ok = await rawRequest(proxy.port, `POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(2000)}${chunk(2096)}0\r\n\r\n`)
+  const ok = await rawRequest(port, `POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(2000)}${chunk(2096)}0\r\n\r\n`)
   assert.equal(ok.body.toString(), 'got 4096')
   ok.socket.destroy()
 })
@@ -92,23 +103,12 @@ test('max_body: past the limit after the backend began its answer, the client co
     res.writeHead(200, { 'content-type': 'text/plain' })
     res.write('early ')
   })
-  const proxy = await startProxy(t, {
-    upstreams: { web: { servers: [{ url: backend.url }] } },
-    limits: { max_body: '4kb' },
-    routes: [{ upstream: 'web' }],
-    log: { access: false }
-  })
-  const socket = connect(proxy.port, '127.0.0.1')
-  let got = ''
-  socket.on('data', (d: Buffer) => { got += d.toString('latin1') })
-  socket.on('error', () => {})
-  const chunk = (n: number): string => `${n.toString(16)}\r\n${'y'.repeat(n)}\r\n`
-  socket.write(`POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunk(3000)}`)
-  await waitFor(() => got.includes('early '), 'the start of the backend\'s answer')
+  const { socket, got } = await chunkedUpload(t, backend.url)
+  await waitFor(() => got().includes('early '), 'the start of the backend\'s answer')
   socket.write(chunk(3000))
   assert.equal(await closedWithin(socket, 5000), true, 'the proxy cut the connection')
-  assert.match(got, /^HTTP\/1\.1 200 /)
-  assert.ok(!got.includes('\r\n0\r\n\r\n'), `the chunked answer was never terminated: ${JSON.stringify(got)}`)
+  assert.match(got(), /^HTTP\/1\.1 200 /)
+  assert.ok(!got().includes('\r\n0\r\n\r\n'), `the chunked answer was never terminated: ${JSON.stringify(got())}`)
   await waitFor(() => seen.aborted === 1, 'the backend to see the request aborted')
   assert.equal(seen.completed, 0)
   socket.destroy()
