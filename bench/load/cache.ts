@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { freePort, installCleanup, pinned, spawnChild, stopAll, stopChild, waitForHttp200, waitForJsonLine, type Child } from './children.ts'
 import { nginxConf, startBackendChild } from './targets.ts'
 import { runLoad, type LoadOptions, type Measurement, type Scenario, type ToolName } from './tools.ts'
+import { positiveInt } from './options.ts'
 
 const USAGE = `usage: node dist/bench/load/cache.js [options]
   --duration S      seconds per measured run (default 8)
@@ -28,11 +29,6 @@ const READY_MS = 20_000
 const PROXY_CPU = 1
 const LOAD_CPU = 0
 
-function positiveInt (name: string, text: string): number {
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected an integer ≥ 1, got '${text}'`)
-  return n
-}
 
 function parseOptions () {
   const { values } = parseArgs({

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { freePort, installCleanup, spawnChild, stopAll, stopChild, waitForHttp200, type Child } from './children.ts'
 import { startBackendChild } from './targets.ts'
 import { runAutocannon, type LoadOptions, type Measurement, type Scenario } from './tools.ts'
+import { positiveInt } from './options.ts'
 
 const USAGE = `usage: node dist/bench/load/ratelimit.js [options]
   --duration S          seconds of the accuracy run (default 10)
@@ -30,11 +31,6 @@ const LIMITED: Scenario = { id: 'limited', title: 'limited', method: 'GET', path
 const FREE: Scenario = { id: 'free', title: 'unlimited', method: 'GET', path: '/free/100b', bodyBytes: 0 }
 const READY_MS = 20_000
 
-function positiveInt (name: string, text: string): number {
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected an integer ≥ 1, got '${text}'`)
-  return n
-}
 
 function parseOptions () {
   const { values } = parseArgs({

@@ -12,6 +12,7 @@ import { installCleanup, runToEnd, stopAll } from './children.ts'
 import { markdown, ratios, type Row } from './report.ts'
 import { direct, haproxy, nginx, startBackendChild, switchyard, type TargetEnv, type TargetSpec } from './targets.ts'
 import { runLoad, SCENARIOS, type LoadOptions, type ToolName } from './tools.ts'
+import { positiveInt } from './options.ts'
 
 const USAGE = `usage: node dist/bench/load/run.js [options]
   --duration S       seconds per measured run (default 10)
@@ -34,11 +35,6 @@ const NOTES = [
   'The backend is one node:http process (bench/servers/backend.ts); the same instance serves every target.'
 ]
 
-function positiveInt (name: string, text: string, min = 1): number {
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}, got '${text}'`)
-  return n
-}
 
 function parseOptions () {
   const { values } = parseArgs({
