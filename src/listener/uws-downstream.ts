@@ -1,15 +1,15 @@
 // The client side of one exchange on uWS: status and headers wait for the first body byte so that small
 // answers leave in one corked write; bodies stream with tryEnd/onWritable (known length) or write (chunked).
-import { STATUS_CODES } from 'node:http'
 import type { HttpResponse } from 'uWebSockets.js'
 import { normaliseAddress } from '../net/cidr.ts'
-import type { Downstream, Exchange, PeerAddress } from '../pipeline/index.ts'
+import { statusLine } from '../response/status-line.ts'
+import type { Downstream, EncodedHead, Exchange, PeerAddress } from '../pipeline/index.ts'
 
-const STATUS_LINES: string[] = []
-for (const code of Object.keys(STATUS_CODES)) STATUS_LINES[Number(code)] = `${code} ${STATUS_CODES[code]}`
-function statusLine (code: number): string {
-  return STATUS_LINES[code] ?? `${code} Unknown`
-}
+/**
+ * Bodies up to this size go out with `send` in one `end()`, which uWS buffers whole whatever the socket takes; larger
+ * ones stream with backpressure through `write`, so a slow client never makes uWS hold a big copy.
+ */
+const SEND_WHOLE_MAX = 64 * 1024
 
 const NO_EXCHANGE = null as unknown as Exchange
 
@@ -190,6 +190,36 @@ export class UwsDownstream implements Downstream, PeerAddress {
       } else {
         res.end(undefined, close)
       }
+      this.#complete()
+    })
+  }
+
+  /**
+   * A whole answer with a head encoded ahead (a cache hit): the status line and stored fields in one `writeStatus`,
+   * `extra` folded into one `writeHeader`, the body in one `end`. Five calls into uWS where start + write + end make
+   * two corks, a write offset and a call per field. HEAD, draining, 204/304 and bodies over SEND_WHOLE_MAX take
+   * that general path, which knows their rules.
+   */
+  send (head: EncodedHead, extra: readonly string[], body: Uint8Array): void {
+    if (this.#ex.aborted || this.#ex.finished || this.#ended) return
+    const s = head.status
+    if (this.#head || this.#state.draining || s === 204 || s === 304 || body.length > SEND_WHOLE_MAX || extra.length < 2) {
+      this.start(s, [...head.fields, ...extra], body.length)
+      if (body.length > 0) this.write(body)
+      this.end()
+      return
+    }
+    this.#ended = true
+    this.#headWritten = true
+    this.#res.cork(() => {
+      const res = this.#res
+      this.resumeBody()
+      res.writeStatus(head.bytes)
+      let v = extra[1]!
+      for (let i = 2; i < extra.length; i += 2) v += `\r\n${extra[i]!}: ${extra[i + 1]!}`
+      res.writeHeader(extra[0]!, v)
+      this.#routeHeaders()
+      res.end(body)
       this.#complete()
     })
   }

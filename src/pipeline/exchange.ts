@@ -19,6 +19,34 @@ export interface Downstream {
   reply (status: number, headers: readonly string[], body: string, close: boolean): void
   /** Run when the client can take more after `write` returned false. */
   onDrain: (() => void) | null
+  /**
+   * Optional: a whole answer whose head was encoded ahead (a cache entry's), the same as start + write + end with
+   * `head.fields` and `extra`, in fewer calls into the engine. Callers go through `sendWhole`.
+   */
+  send? (head: EncodedHead, extra: readonly string[], body: Uint8Array): void
+}
+
+/** A response head encoded once and sent many times (a cache entry's). */
+export interface EncodedHead {
+  readonly status: number
+  /** `200 OK\r\nname: value\r\n…name: value` as latin1 bytes: the status line and field lines, no final CRLF. */
+  readonly bytes: Uint8Array
+  /** The same fields, flat `[name, value, …]`, for engines that write them one by one. */
+  readonly fields: readonly (string | Uint8Array)[]
+}
+
+/**
+ * Sends a whole answer: `head`, then `extra` (flat `[name, value, …]`, ASCII without CR or LF: they are written as
+ * lines of one field on engines with `send`), then `body`.
+ */
+export function sendWhole (d: Downstream, head: EncodedHead, extra: readonly string[], body: Uint8Array): void {
+  if (d.send !== undefined) {
+    d.send(head, extra, body)
+    return
+  }
+  d.start(head.status, [...head.fields, ...extra], body.length)
+  if (body.length > 0) d.write(body)
+  d.end()
 }
 
 /**

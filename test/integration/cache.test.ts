@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { IncomingHttpHeaders } from 'node:http'
-import { startBackend, startProxy, request, waitFor, type ProxyHandle } from '../helpers/index.ts'
+import { startBackend, startProxy, request, rawRequest, headerValues, waitFor, type ProxyHandle, type RawResponse } from '../helpers/index.ts'
 
 interface Answer { status?: number, headers?: Record<string, string>, body?: string }
 /** What the backend answers the n-th request (1-based) for the case's path. */
@@ -419,4 +419,35 @@ test('a reload keeps the shared level: the new generation answers from entries t
   const r = await request(`${proxy.url}/kept`)
   assert.deepEqual([r.body, r.headers['x-cache']], ['r1', 'HIT'])
   assert.equal(n, 1)
+})
+
+test('a hit sends the stored bytes: header values outside ASCII unchanged on every kind of answer; the access log counts the body', async (t) => {
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    // Node writes header strings as latin1: one byte 0xE9 on the wire.
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'x-note': 'caf\u00e9', etag: '"n1"' })
+    res.end('0123456789')
+  })
+  const proxy = await startProxy(t, { workers: 1, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ upstream: 'web', cache: {} }] })
+  const ask = async (extra: string): Promise<RawResponse> => {
+    const r = await rawRequest(proxy.port, `GET /bytes HTTP/1.1\r\nhost: bytes.test\r\nx-request-id: bytes-GET-${extra.length}\r\n${extra}\r\n`)
+    r.socket.destroy()
+    return r
+  }
+  const miss = await ask('')
+  assert.deepEqual([miss.status, headerValues(miss, 'x-cache'), headerValues(miss, 'x-note')], [200, ['MISS'], ['caf\u00e9']], 'the backend sent byte 0xE9')
+  const hit = await ask('')
+  assert.deepEqual([hit.status, headerValues(hit, 'x-cache'), headerValues(hit, 'x-note'), hit.body.toString()], [200, ['HIT'], ['caf\u00e9'], '0123456789'])
+  assert.deepEqual(headerValues(hit, 'x-request-id'), ['bytes-GET-0'])
+  assert.equal(headerValues(hit, 'age').length, 1)
+  const range = await ask('range: bytes=2-4\r\n')
+  assert.deepEqual([range.status, headerValues(range, 'x-note'), range.body.toString()], [206, ['caf\u00e9'], '234'])
+  // node:http reads header bytes as latin1 too (rawRequest would wait for the body a HEAD answer announces).
+  const head = await request(`${proxy.url}/bytes`, { method: 'HEAD', headers: { host: 'bytes.test', 'x-request-id': 'bytes-HEAD-0' } })
+  assert.deepEqual([head.status, head.headers['x-cache'], head.headers['x-note'], head.headers['content-length']], [200, 'HIT', 'caf\u00e9', '10'])
+  const lines = await waitFor(() => {
+    const a = proxy.logs.filter((l) => l.kind === 'access' && String(l.reqId).startsWith('bytes-'))
+    return a.length === 4 && a
+  }, 'four access lines')
+  assert.deepEqual(lines.map((l) => [l.method, l.status, l.bytes]), [['GET', 200, 10], ['GET', 200, 10], ['GET', 206, 3], ['HEAD', 200, 0]])
 })
