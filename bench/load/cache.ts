@@ -128,22 +128,33 @@ function tree (pid: number): number[] {
   return [pid, ...kids.flatMap(tree)]
 }
 
-/** CPU seconds (user + system) used so far by a process tree; Linux reports clock ticks of 1/100 s. */
-function cpuSeconds (pid: number): number {
-  let ticks = 0
+/** CPU seconds used so far by a process tree, in user space and in the kernel; Linux reports ticks of 1/100 s. */
+function cpuSeconds (pid: number): { user: number, sys: number } {
+  let user = 0
+  let sys = 0
   for (const p of tree(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(f[11]) + Number(f[12])
+      user += Number(f[11])
+      sys += Number(f[12])
     } catch {}
   }
-  return ticks / 100
+  return { user: user / 100, sys: sys / 100 }
 }
 
 interface Run extends Measurement {
   /** CPU seconds the target's processes used during the run (undefined for the backend direct). */
   readonly cpuS: number | undefined
+  /** Of which in the kernel (loopback TCP, epoll, and for nginx the cache file's reads). */
+  readonly sysS: number | undefined
+}
+
+/** Microseconds of CPU per request, user space and kernel: where a proxy's time per hit goes. */
+function split (r: Run): string {
+  if (r.cpuS === undefined || r.sysS === undefined || r.requests === 0) return '—'
+  const us = (s: number): string => (1e6 * s / r.requests).toFixed(2)
+  return `${us(r.cpuS - r.sysS)} / ${us(r.sysS)}`
 }
 
 function median (xs: readonly Run[]): Run {
@@ -176,10 +187,12 @@ async function main (): Promise<void> {
   for (const t of targets) await runLoad(opts.tool, t.url, HIT_1K, { ...load, durationS: 1 })
   for (let r = 0; r < opts.runs; r++) {
     for (const t of targets) {
-      const before = t.child === undefined ? 0 : cpuSeconds(t.child.pid)
+      const before = t.child === undefined ? undefined : cpuSeconds(t.child.pid)
       const m = await runLoad(opts.tool, t.url, HIT_1K, load)
-      const cpuS = t.child === undefined ? undefined : cpuSeconds(t.child.pid) - before
-      runs.get(t.id)!.push({ ...m, cpuS })
+      const after = t.child === undefined ? undefined : cpuSeconds(t.child.pid)
+      const cpuS = before === undefined || after === undefined ? undefined : after.user + after.sys - before.user - before.sys
+      const sysS = before === undefined || after === undefined ? undefined : after.sys - before.sys
+      runs.get(t.id)!.push({ ...m, cpuS, sysS })
       console.error(`round ${r + 1}/${opts.runs} ${t.label}: ${Math.round(m.rps)} req/s, p99 ${m.p99Ms} ms${cpuS === undefined ? '' : `, ${(100 * cpuS / m.durationS).toFixed(0)}% CPU`}${m.errors + m.non2xx > 0 ? `, ${m.errors} errors, ${m.non2xx} non-2xx` : ''}`)
     }
   }
@@ -193,14 +206,15 @@ async function main (): Promise<void> {
   const lines = [
     `### Cache hits, 1 KiB object (${opts.tool}, ${opts.connections} connections, ${opts.durationS} s × ${opts.runs} runs, median${opts.pin ? ', pinned' : ''})`,
     '',
-    '| target | req/s | p99 ms | ÷ direct | proxy CPU | req per proxy CPU-second |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.label} | ${Math.round(r.rps)} | ${r.p99Ms} | ${(r.rps / direct.rps).toFixed(2)} | ${r.cpuS === undefined ? '—' : `${(100 * r.cpuS / r.durationS).toFixed(0)}%`} | ${perCpu(r) === undefined ? '—' : Math.round(perCpu(r)!)} |`),
+    '| target | req/s | p99 ms | ÷ direct | proxy CPU | req per proxy CPU-second | µs CPU per request, user / kernel |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.label} | ${Math.round(r.rps)} | ${r.p99Ms} | ${(r.rps / direct.rps).toFixed(2)} | ${r.cpuS === undefined ? '—' : `${(100 * r.cpuS / r.durationS).toFixed(0)}%`} | ${perCpu(r) === undefined ? '—' : Math.round(perCpu(r)!)} | ${split(r)} |`),
     '',
     ng === undefined
       ? `nginx: ${nginxSkipped ?? 'not run'}`
       : `Switchyard ÷ nginx proxy_cache: **${(sw.rps / ng.rps).toFixed(2)}×** req/s (bar ≥ 1.5), ${(perCpu(sw)! / perCpu(ng)!).toFixed(2)}× requests per CPU-second`,
     'A proxy below 100% CPU was not the bottleneck (the load generator shares the machine); requests per CPU-second compare what each proxy spends on a hit.',
+    'The kernel part is mostly loopback TCP (a send runs the client\'s receive path and wakes it): every proxy pays it, and it bounds what a faster user-space hit path can gain.',
     ...(rows.some((r) => r.id === 'uws-bare') ? [`Switchyard ÷ bare uWS ceiling: ${(sw.rps / rows.find((r) => r.id === 'uws-bare')!.rps).toFixed(2)}×${ng === undefined ? '' : `; bare uWS ÷ nginx: ${(rows.find((r) => r.id === 'uws-bare')!.rps / ng.rps).toFixed(2)}×`}`] : []),
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}`
   ]
