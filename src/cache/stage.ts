@@ -27,6 +27,9 @@ export interface CacheStageOptions {
 /** Request fields that are about the client's copy, never sent with our own fill or revalidation. */
 const CONDITIONAL_FIELDS: ReadonlySet<string> = new Set(['if-none-match', 'if-modified-since', 'if-range', 'range', 'if-match', 'if-unmodified-since'])
 
+/** Request headers about the client's own copy. */
+const CLIENT_COPY = F_RANGE | F_CONDITIONAL | F_PRECONDITION | F_IF_RANGE
+
 /** How often a coalesced request tries for the lock again after its holder died. */
 const LOCK_ATTEMPTS = 3
 
@@ -51,6 +54,7 @@ function scan (h: readonly string[]): number {
 export function createCacheStage (o: CacheStageOptions): Stage {
   const { store, policy, log, now, routeId } = o
   const lockTimeout = o.config.lock_timeout
+  const convertHead = o.config.convert_head
   const noLookup: HeaderLookup = () => undefined
   const variantKey = (primary: string, names: readonly string[], header: HeaderLookup): string => `${primary}\n${policy.secondaryKey(names, header)}`
   const server = new EntryServer(policy)
@@ -78,6 +82,9 @@ export function createCacheStage (o: CacheStageOptions): Stage {
   /** Puts a tee in front of the client and lets the request go on to the backend. */
   const forward = (ex: Exchange, req: RequestPolicy, header: HeaderLookup, flags: number, mode: number, xcache: string,
     key: string, primary: string, locked: boolean, stale: CacheEntry | undefined, requestTime: number): Verdict => {
+    // A HEAD that may fill the cache is fetched as GET (convert_head); not one about the client's own copy (Range,
+    // conditionals) with nothing to revalidate: its answer would not be stored anyway.
+    if (ex.method === 'HEAD' && convertHead && mode === MODE_STORE && (stale !== undefined || (flags & CLIENT_COPY) === 0)) ex.forwardMethod = 'GET'
     const tee = new CacheTee(ex, ex.downstream, shared, {
       mode, xcache, key, primary, url: urlOf(ex), req, header, locked, stale, flags, requestTime
     })
@@ -155,10 +162,11 @@ export function createCacheStage (o: CacheStageOptions): Stage {
       }
     }
     if (req.onlyIfCached) return ex.reject('SWY_NOT_CACHED')
-    // A HEAD (no body to store), or a request about the client's own copy (Range, conditionals) that found no entry:
-    // forwarded as sent; a full 200 to a GET may still be stored, a 206 or 304 never is.
-    if (entry === undefined && (ex.method === 'HEAD' || (flags & (F_RANGE | F_CONDITIONAL | F_PRECONDITION | F_IF_RANGE)) !== 0)) {
-      return forward(ex, req, header, flags, ex.method === 'HEAD' ? MODE_PASS : MODE_STORE, 'MISS', key, primary, false, undefined, requestTime)
+    // A HEAD not fetched as GET (no body to store), or a request about the client's own copy (Range, conditionals)
+    // that found no entry: forwarded as sent, not coalesced; a full 200 to a GET may still be stored, a 206 or 304 never is.
+    const headAsSent = ex.method === 'HEAD' && !convertHead
+    if (entry === undefined && (headAsSent || (flags & CLIENT_COPY) !== 0)) {
+      return forward(ex, req, header, flags, headAsSent ? MODE_PASS : MODE_STORE, 'MISS', key, primary, false, undefined, requestTime)
     }
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
       const l = await store.lock(key, lockTimeout)

@@ -62,6 +62,8 @@ export class CacheTee implements Downstream {
   #swallow = false
   #refreshed: CacheEntry | null = null
   #settled = false
+  /** A HEAD fetched as GET and being stored: the client's head, sent at the end (see start). */
+  #heldHead: Array<string | Uint8Array> | null = null
 
   constructor (ex: Exchange, real: Downstream, shared: TeeShared, init: TeeInit) {
     this.#ex = ex
@@ -104,7 +106,7 @@ export class CacheTee implements Downstream {
     const out = headers as Array<string | Uint8Array>
     if (i.mode === MODE_STORE && (length < 0 || length <= s.maxObject)) {
       const h = decode(headers, this.date)
-      const verdict = s.policy.storability(this.#ex.method, status, h, i.req, now, s.options)
+      const verdict = s.policy.storability(this.#ex.forwardMethod, status, h, i.req, now, s.options)
       if (verdict.store) {
         this.#headers = h
         this.#ttlMs = verdict.ttlMs
@@ -112,7 +114,29 @@ export class CacheTee implements Downstream {
       }
     }
     out.push('x-cache', i.xcache)
+    const ex = this.#ex
+    if (ex.method !== ex.forwardMethod && this.#chunks !== null) {
+      // A HEAD fetched as GET (convert_head) that is being stored: its head goes out when the body has arrived, with
+      // the length a GET for the entry will get.
+      this.#heldHead = out
+      return
+    }
     this.#real.start(status, out, length)
+    if (ex.method !== ex.forwardMethod) this.#answerHeadOnly()
+  }
+
+  /**
+   * A HEAD fetched as GET whose body will not be stored: the client has all it asked for, so it is answered now and
+   * the download stops (the upstream stage takes a cancel as the end of its request, not as a failure).
+   */
+  #answerHeadOnly (): void {
+    const ex = this.#ex
+    const cancel = ex.onAbort
+    ex.onAbort = null
+    this.#swallow = true
+    this.#real.end()
+    this.#settle()
+    if (cancel !== null) cancel()
   }
 
   write (chunk: Uint8Array): boolean {
@@ -121,9 +145,20 @@ export class CacheTee implements Downstream {
     if (c !== null) {
       this.#size += chunk.length
       // Over max_object (a chunked body grew too big): keep streaming, stop copying, store nothing.
-      if (this.#size > this.#s.maxObject) this.#chunks = null
-      else c.push(Buffer.from(chunk)) // copied: the chunk may be a view on a buffer the socket reuses
+      if (this.#size > this.#s.maxObject) {
+        this.#chunks = null
+        const held = this.#heldHead
+        if (held !== null) {
+          this.#heldHead = null
+          this.#real.start(this.#status, held, -1)
+          this.#answerHeadOnly()
+          return true
+        }
+      } else {
+        c.push(Buffer.from(chunk)) // copied: the chunk may be a view on a buffer the socket reuses
+      }
     }
+    if (this.#heldHead !== null) return true // a HEAD's client gets no body
     return this.#real.write(chunk)
   }
 
@@ -133,6 +168,11 @@ export class CacheTee implements Downstream {
       if (r !== null) void this.#put(r, this.#s.policy.ttlOf(r, this.#s.now()))
       else this.#settle()
       return
+    }
+    const held = this.#heldHead
+    if (held !== null) {
+      this.#heldHead = null
+      this.#real.start(this.#status, held, this.#size)
     }
     this.#real.end()
     const c = this.#chunks

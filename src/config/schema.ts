@@ -398,6 +398,12 @@ const routeCache = z.strictObject({
    */
   heuristic: z.boolean().default(true),
   /**
+   * A HEAD that finds no entry is fetched from the backend as GET, so its answer fills the cache (nginx's
+   * proxy_cache_convert_head); the client still gets only the head. Off: a HEAD miss goes to the backend as HEAD
+   * and nothing is stored.
+   */
+  convert_head: z.boolean().default(true),
+  /**
    * How long concurrent requests for an object being fetched (anywhere in the cluster) wait for it before going to the
    * backend themselves. Also how long a fetcher holds the cluster-wide lock, so a worker that dies while fetching
    * delays the others at most this long.

@@ -87,6 +87,8 @@ export class Exchange {
   path: string
   /** Path sent to the backend (after strip_prefix). */
   forwardPath: string
+  /** Method sent to the backend: the client's, or GET for a HEAD the cache fetches as GET (cache.convert_head). */
+  forwardMethod: string
   readonly query: string
   /** Host header as sent (with port). */
   readonly host: string
@@ -147,6 +149,7 @@ export class Exchange {
     this.method = init.method
     this.path = init.path
     this.forwardPath = init.path
+    this.forwardMethod = init.method
     this.query = init.query
     this.host = init.host
     this.headers = init.headers

@@ -70,7 +70,7 @@ function send (ex: Exchange, target: Target, o: ForwardOptions): void {
   try {
     u.pools[target.index]!.dispatch({
       path: wireString(q === '' ? ex.forwardPath : `${ex.forwardPath}?${q}`),
-      method: ex.method as Dispatcher.HttpMethod,
+      method: ex.forwardMethod as Dispatcher.HttpMethod,
       headers: buildRequestHeaders(ex, u.hosts[target.index]!, o.requestHeaders),
       body: ex.body,
       blocking: false
@@ -160,7 +160,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #mayRetry (): boolean {
     const ex = this.#ex
     // Never repeat a request whose body may have reached the server, nor a non-idempotent one (RFC 9110 §9.2.2).
-    return ex.body === null && IDEMPOTENT_METHODS.has(ex.method) && ex.attempts <= this.#o.upstream.retries
+    return ex.body === null && IDEMPOTENT_METHODS.has(ex.forwardMethod) && ex.attempts <= this.#o.upstream.retries
   }
 
   #finish (): void {

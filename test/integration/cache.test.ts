@@ -22,6 +22,8 @@ interface Step {
   readonly has?: Record<string, string>
   /** Backend requests for this path after the step (polled when `eventually`). */
   readonly backend?: number
+  /** The methods the backend saw for this path so far, in order. */
+  readonly backendMethods?: readonly string[]
   readonly eventually?: boolean
   /** Run before the step. */
   readonly check?: (seen: IncomingHttpHeaders[]) => void
@@ -241,13 +243,53 @@ const cases: Case[] = [
     steps: [{ status: 200, xcache: 'MISS', backend: 1 }, { status: 200, xcache: 'HIT', body: 'y'.repeat(500), backend: 1 }]
   },
   {
-    name: 'HEAD: a cold HEAD is forwarded and not stored; a HEAD after a GET is a hit with the length and no body',
+    name: 'HEAD (convert_head, the default): a cold HEAD is fetched as GET and stored; the GET after it is a hit',
     path: '/head',
     respond: ok({ 'cache-control': 'max-age=60' }, 'twelve bytes'),
     steps: [
-      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', backend: 1 },
-      { status: 200, xcache: 'MISS', body: 'twelve bytes', backend: 2 },
+      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', has: { 'content-length': '12' }, backend: 1, backendMethods: ['GET'] },
+      { status: 200, xcache: 'HIT', body: 'twelve bytes', backend: 1 },
+      { method: 'HEAD', status: 200, xcache: 'HIT', body: '', has: { 'content-length': '12' }, backend: 1 }
+    ]
+  },
+  {
+    name: 'HEAD with convert_head off: forwarded as HEAD and not stored; a HEAD after a GET is a hit with the length and no body',
+    path: '/nohead/x',
+    respond: ok({ 'cache-control': 'max-age=60' }, 'twelve bytes'),
+    steps: [
+      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', backend: 1, backendMethods: ['HEAD'] },
+      { status: 200, xcache: 'MISS', body: 'twelve bytes', backend: 2, backendMethods: ['HEAD', 'GET'] },
       { method: 'HEAD', status: 200, xcache: 'HIT', body: '', has: { 'content-length': '12' }, backend: 2 }
+    ]
+  },
+  {
+    name: 'HEAD over max_object: fetched as GET, answered with the head at once, not stored',
+    path: '/small/head-big',
+    // With its length up front: known to be over max_object before any body byte.
+    respond: ok({ 'cache-control': 'max-age=60', 'content-length': '200000' }, 'z'.repeat(200_000)),
+    steps: [
+      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', has: { 'content-length': '200000' }, backend: 1, backendMethods: ['GET'] },
+      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', backend: 2 },
+      { status: 200, xcache: 'MISS', body: 'z'.repeat(200_000), backend: 3 }
+    ]
+  },
+  {
+    name: 'HEAD over max_object without a length: the head goes out once the body outgrows max_object; not stored',
+    path: '/small/head-chunked',
+    respond: ok({ 'cache-control': 'max-age=60' }, 'w'.repeat(200_000)),
+    steps: [
+      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', backend: 1, backendMethods: ['GET'] },
+      { method: 'HEAD', status: 200, xcache: 'MISS', body: '', backend: 2 },
+      { status: 200, xcache: 'MISS', body: 'w'.repeat(200_000), backend: 3 }
+    ]
+  },
+  {
+    name: 'HEAD with Range and no entry: forwarded as sent (a 206 is never stored)',
+    path: '/head-range',
+    respond: ok({ 'cache-control': 'max-age=60' }, 'twelve bytes'),
+    steps: [
+      { method: 'HEAD', headers: { range: 'bytes=0-3' }, status: 200, xcache: 'MISS', body: '', backend: 1, backendMethods: ['HEAD'] },
+      { status: 200, xcache: 'MISS', backend: 2 }
     ]
   },
   {
@@ -308,12 +350,14 @@ const cases: Case[] = [
 
 test('RFC 9111 behaviour, case by case', async (t) => {
   const counts = new Map<string, number>()
+  const methods = new Map<string, string[]>()
   const seen = new Map<string, IncomingHttpHeaders[]>()
   const byPath = new Map(cases.map((c) => [c.path, c.respond]))
   const backend = await startBackend(t, (req, res) => {
     const path = req.url!.split('?')[0]!
     const n = (counts.get(path) ?? 0) + 1
     counts.set(path, n)
+    methods.set(path, [...(methods.get(path) ?? []), req.method!])
     seen.set(path, [...(seen.get(path) ?? []), req.headers])
     req.resume()
     const a = byPath.get(path)?.(n, req.headers) ?? { status: 404, body: 'unknown case' }
@@ -327,6 +371,7 @@ test('RFC 9111 behaviour, case by case', async (t) => {
     routes: [
       { match: { path: '/sc/' }, upstream: 'web', cache: { store_set_cookie: true } },
       { match: { path: '/small/' }, upstream: 'web', cache: { max_object: '1kb' } },
+      { match: { path: '/nohead/' }, upstream: 'web', cache: { convert_head: false } },
       { match: { path: '/' }, upstream: 'web', cache: {} }
     ]
   })
@@ -348,6 +393,7 @@ test('RFC 9111 behaviour, case by case', async (t) => {
           if (s.eventually === true) await waitFor(() => (counts.get(c.path) ?? 0) >= s.backend!, `${c.path}: ${s.backend} backend requests`, 5000, 20)
           assert.equal(counts.get(c.path) ?? 0, s.backend, `${what}: backend requests`)
         }
+        if (s.backendMethods !== undefined) assert.deepEqual(methods.get(c.path) ?? [], s.backendMethods, `${what}: methods the backend saw`)
       }
     })
   }
