@@ -3,7 +3,7 @@
 import type { HttpResponse } from 'uWebSockets.js'
 import { normaliseAddress } from '../net/cidr.ts'
 import { statusLine } from '../response/status-line.ts'
-import type { Downstream, EncodedHead, Exchange, PeerAddress } from '../pipeline/index.ts'
+import { sendByParts, type Downstream, type EncodedHead, type Exchange, type PeerAddress } from '../pipeline/index.ts'
 
 /**
  * Bodies up to this size go out with `send` in one `end()`, which uWS buffers whole whatever the socket takes; larger
@@ -204,9 +204,7 @@ export class UwsDownstream implements Downstream, PeerAddress {
     if (this.#ex.aborted || this.#ex.finished || this.#ended) return
     const s = head.status
     if (this.#head || this.#state.draining || s === 204 || s === 304 || body.length > SEND_WHOLE_MAX || extra.length < 2) {
-      this.start(s, [...head.fields, ...extra], body.length)
-      if (body.length > 0) this.write(body)
-      this.end()
+      sendByParts(this, head, extra, body)
       return
     }
     this.#ended = true

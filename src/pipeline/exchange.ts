@@ -40,10 +40,12 @@ export interface EncodedHead {
  * lines of one field on engines with `send`), then `body`.
  */
 export function sendWhole (d: Downstream, head: EncodedHead, extra: readonly string[], body: Uint8Array): void {
-  if (d.send !== undefined) {
-    d.send(head, extra, body)
-    return
-  }
+  if (d.send !== undefined) d.send(head, extra, body)
+  else sendByParts(d, head, extra, body)
+}
+
+/** The same answer through start + write + end: for engines without `send`, and the cases `send` leaves to them. */
+export function sendByParts (d: Downstream, head: EncodedHead, extra: readonly string[], body: Uint8Array): void {
   d.start(head.status, [...head.fields, ...extra], body.length)
   if (body.length > 0) d.write(body)
   d.end()
