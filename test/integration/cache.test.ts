@@ -5,7 +5,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { IncomingHttpHeaders } from 'node:http'
-import { startBackend, startProxy, request, rawRequest, headerValues, waitFor, type ProxyHandle, type RawResponse } from '../helpers/index.ts'
+import { connect } from 'node:net'
+import { startBackend, startProxy, request, rawRequest, headerValues, closedWithin, waitFor, type ProxyHandle, type RawResponse } from '../helpers/index.ts'
 
 interface Answer { status?: number, headers?: Record<string, string>, body?: string }
 /** What the backend answers the n-th request (1-based) for the case's path. */
@@ -496,4 +497,52 @@ test('a hit sends the stored bytes: header values outside ASCII unchanged on eve
     return a.length === 4 && a
   }, 'four access lines')
   assert.deepEqual(lines.map((l) => [l.method, l.status, l.bytes]), [['GET', 200, 10], ['GET', 200, 10], ['GET', 206, 3], ['HEAD', 200, 0]])
+})
+
+test('a hit from a draining worker (during a reload) says Connection: close, and the connection closes after it', async (t) => {
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': '4' })
+    res.end('kept')
+  })
+  const proxy = await startProxy(t, { workers: 1, log: { access: false }, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ upstream: 'web', cache: {} }] })
+  // One keep-alive connection, so every answer comes from the worker that accepted it.
+  const socket = connect(proxy.port, '127.0.0.1')
+  t.after(() => { socket.destroy() })
+  let buf = Buffer.alloc(0)
+  let wake: (() => void) | null = null
+  socket.on('data', (d: Buffer) => { buf = Buffer.concat([buf, d]); wake?.() })
+  const ask = async (): Promise<{ head: string, body: string }> => {
+    socket.write('GET /drain HTTP/1.1\r\nhost: drain.test\r\n\r\n')
+    const deadline = Date.now() + 5000
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n')
+      const length = end < 0 ? -1 : Number(/\r\ncontent-length: *(\d+)/i.exec(buf.subarray(0, end).toString('latin1'))?.[1] ?? -1)
+      if (length >= 0 && buf.length >= end + 4 + length) {
+        const r = { head: buf.subarray(0, end).toString('latin1').toLowerCase(), body: buf.subarray(end + 4, end + 4 + length).toString() }
+        buf = buf.subarray(end + 4 + length)
+        return r
+      }
+      if (Date.now() > deadline) throw new Error(`no whole answer within 5 s: ${JSON.stringify(buf.toString('latin1'))}`)
+      await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 100) })
+    }
+  }
+  assert.match((await ask()).head, /x-cache: miss/)
+  const hit = await ask()
+  assert.match(hit.head, /x-cache: hit/)
+  assert.doesNotMatch(hit.head, /connection: close/)
+  const reload = await fetch(`${proxy.adminUrl}/api/reload`, { method: 'POST' })
+  assert.equal(reload.status, 200, await reload.text())
+  // The old worker hears it is draining shortly after the reload answers: ask until it says so (bounded).
+  let closing: { head: string, body: string } | undefined
+  for (let i = 0; i < 50 && closing === undefined; i++) {
+    const r = await ask()
+    assert.match(r.head, /^http\/1\.1 200/)
+    assert.match(r.head, /x-cache: hit/)
+    assert.equal(r.body, 'kept')
+    if (/\r\nconnection: close/.test(r.head)) closing = r
+    else await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  assert.ok(closing !== undefined, 'no hit from the draining worker said Connection: close')
+  assert.equal(await closedWithin(socket, 2000), true, 'the draining worker kept the connection open')
 })
