@@ -75,6 +75,31 @@ test('200 concurrent requests for one cold URL over 2 instances × 2 workers: th
   assert.equal(xcache.get('MISS'), 1, 'one MISS (the fetcher); every other request was served from the new entry')
 })
 
+test('HEAD and GET mixed, 100 each, for one cold URL over 2 instances: one backend GET; the HEADs get the length, the GETs the body', async (t) => {
+  const redis = await startRedis(t)
+  const methods: string[] = []
+  const backend = await countingBackend(t, (_path, v, req, res) => {
+    methods.push(req.method!)
+    setTimeout(() => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' })
+      res.end(`mixed v${v}`)
+    }, 300)
+  })
+  const [a, b] = await twoHosts(t, redis.url, backend.url)
+  // HEADs first in each pair, so a HEAD is as likely as a GET to become the fetcher.
+  const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+    const method = i % 2 === 0 ? 'HEAD' : 'GET'
+    return { method, r: await request(`${(i % 4 < 2 ? a : b).url}/mixed`, { method, headers: { host: 'mixed.test' } }) }
+  }))
+  assert.deepEqual(methods, ['GET'], 'one backend request, a GET')
+  for (const { method, r } of results) {
+    assert.equal(r.status, 200)
+    if (method === 'HEAD') assert.deepEqual([r.body, r.headers['content-length']], ['', '8'])
+    else assert.equal(r.body, 'mixed v1')
+  }
+  assert.equal(results.filter(({ r }) => r.headers['x-cache'] === 'MISS').length, 1, 'one MISS')
+})
+
 test('the fetcher dies with the lock held: a waiter takes over once the lock expires', async (t) => {
   const redis = await startRedis(t)
   let hang = true
