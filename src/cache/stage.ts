@@ -30,6 +30,9 @@ const CONDITIONAL_FIELDS: ReadonlySet<string> = new Set(['if-none-match', 'if-mo
 /** Request headers about the client's own copy. */
 const CLIENT_COPY = F_RANGE | F_CONDITIONAL | F_PRECONDITION | F_IF_RANGE
 
+/** Most keys a stage remembers as uncacheable (hit_for_miss); the oldest is forgotten first. */
+const HIT_FOR_MISS_KEYS = 10_000
+
 /** How often a coalesced request tries for the lock again after its holder died. */
 const LOCK_ATTEMPTS = 3
 
@@ -55,6 +58,16 @@ export function createCacheStage (o: CacheStageOptions): Stage {
   const { store, policy, log, now, routeId } = o
   const lockTimeout = o.config.lock_timeout
   const convertHead = o.config.convert_head
+  const hitForMiss = o.config.hit_for_miss
+  /** Keys whose last fill was not storable, and until when their misses skip the lock (insertion order = age). */
+  const uncoalesced = new Map<string, number>()
+  const skipsLock = (key: string, t: number): boolean => {
+    const until = uncoalesced.get(key)
+    if (until === undefined) return false
+    if (until > t) return true
+    uncoalesced.delete(key)
+    return false
+  }
   const noLookup: HeaderLookup = () => undefined
   const variantKey = (primary: string, names: readonly string[], header: HeaderLookup): string => `${primary}\n${policy.secondaryKey(names, header)}`
   const server = new EntryServer(policy)
@@ -66,7 +79,16 @@ export function createCacheStage (o: CacheStageOptions): Stage {
     options: { storeSetCookie: o.config.store_set_cookie, heuristic: o.config.heuristic },
     now,
     log,
-    variantKey
+    variantKey,
+    uncacheable (key) {
+      if (hitForMiss === 0) return
+      uncoalesced.delete(key)
+      if (uncoalesced.size >= HIT_FOR_MISS_KEYS) uncoalesced.delete(uncoalesced.keys().next().value!)
+      uncoalesced.set(key, now() + hitForMiss)
+    },
+    cacheable (key) {
+      uncoalesced.delete(key)
+    }
   }
   const plainGet = policy.request('GET', noLookup)
   /** Keys this worker refreshes in the background now, and since when (one refresh per key per worker). */
@@ -168,6 +190,8 @@ export function createCacheStage (o: CacheStageOptions): Stage {
     if (entry === undefined && (headAsSent || (flags & CLIENT_COPY) !== 0)) {
       return forward(ex, req, header, flags, headAsSent ? MODE_PASS : MODE_STORE, 'MISS', key, primary, false, undefined, requestTime)
     }
+    // Its last fill was not storable: nobody waits for this one either (what it brings is still stored if it may be).
+    if (skipsLock(key, requestTime)) return forward(ex, req, header, flags, MODE_STORE, 'MISS', key, primary, false, entry, requestTime)
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
       const l = await store.lock(key, lockTimeout)
       if (ex.aborted) { if (l === 'acquired') void store.release(key); return DONE }

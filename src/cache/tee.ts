@@ -22,6 +22,10 @@ export interface TeeShared {
   readonly log: Logger
   /** The key of a variant: the primary key plus the values of the request headers `vary` names. */
   readonly variantKey: (primary: string, vary: readonly string[], header: HeaderLookup) => string
+  /** A fill others waited for on `key` will not be stored: its next misses should not wait (hit-for-miss). */
+  readonly uncacheable: (key: string) => void
+  /** A response for `key` is being stored: its misses coalesce again. */
+  readonly cacheable: (key: string) => void
 }
 
 export interface TeeInit {
@@ -114,6 +118,8 @@ export class CacheTee implements Downstream {
       }
     }
     out.push('x-cache', i.xcache)
+    // Not after a 5xx: a failing backend says nothing about the URL, and coalescing is what protects it when it is back.
+    if (i.locked && i.mode === MODE_STORE && this.#chunks === null && status < 500) s.uncacheable(i.key)
     const ex = this.#ex
     if (ex.method !== ex.forwardMethod && this.#chunks !== null) {
       // A HEAD fetched as GET (convert_head) that is being stored: its head goes out when the body has arrived, with
@@ -147,6 +153,7 @@ export class CacheTee implements Downstream {
       // Over max_object (a chunked body grew too big): keep streaming, stop copying, store nothing.
       if (this.#size > this.#s.maxObject) {
         this.#chunks = null
+        if (this.#i.locked) this.#s.uncacheable(this.#i.key)
         const held = this.#heldHead
         if (held !== null) {
           this.#heldHead = null
@@ -196,6 +203,7 @@ export class CacheTee implements Downstream {
       this.#settle()
       return
     }
+    this.#s.cacheable(i.key)
     void this.#put(entry, this.#ttlMs)
   }
 

@@ -404,6 +404,13 @@ const routeCache = z.strictObject({
    */
   convert_head: z.boolean().default(true),
   /**
+   * After a fill others waited for turned out not storable (private, no-store, Set-Cookie, too big, an uncacheable
+   * status …), misses for that key skip the cluster-wide lock for this long and go to the backend at once, so
+   * requests for an uncacheable URL never queue behind each other (Varnish's hit-for-miss). What comes back is still
+   * stored if it allows it. Per worker; 0 turns it off.
+   */
+  hit_for_miss: duration('2m').refine((ms) => ms >= 0 && ms <= 3_600_000, 'must be from 0 to 1h'),
+  /**
    * How long concurrent requests for an object being fetched (anywhere in the cluster) wait for it before going to the
    * backend themselves. Also how long a fetcher holds the cluster-wide lock, so a worker that dies while fetching
    * delays the others at most this long.

@@ -546,3 +546,39 @@ test('a hit from a draining worker (during a reload) says Connection: close, and
   assert.ok(closing !== undefined, 'no hit from the draining worker said Connection: close')
   assert.equal(await closedWithin(socket, 2000), true, 'the draining worker kept the connection open')
 })
+
+test('hit-for-miss: after a fill turned out not storable, concurrent misses for that URL go to the backend together', async (t) => {
+  // The backend holds each answer until `expect` requests are in flight (or 2 s pass) and records the most at once.
+  let expect = 1
+  let most = 0
+  let held: Array<() => void> = []
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    let done = false
+    const answer = (): void => {
+      if (done) return
+      done = true
+      res.writeHead(200, { 'cache-control': 'private, max-age=60' })
+      res.end('mine')
+    }
+    held.push(answer)
+    most = Math.max(most, held.length)
+    if (held.length >= expect) {
+      const all = held
+      held = []
+      for (const a of all) a()
+    } else {
+      setTimeout(() => { held = held.filter((a) => a !== answer); answer() }, 2000)
+    }
+  })
+  const proxy = await startProxy(t, { workers: 1, log: { access: false }, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ upstream: 'web', cache: {} }] })
+  // One miss holds the fill lock and learns that the answer is private.
+  const first = await request(`${proxy.url}/private`)
+  assert.deepEqual([first.status, first.body, first.headers['x-cache']], [200, 'mine', 'MISS'])
+  // Ten at once: none waits behind another's fill, so the backend sees all ten together.
+  expect = 10
+  most = 0
+  const rs = await Promise.all(Array.from({ length: 10 }, async () => await request(`${proxy.url}/private`)))
+  assert.ok(rs.every((r) => r.status === 200 && r.body === 'mine' && r.headers['x-cache'] === 'MISS'))
+  assert.equal(most, 10, 'requests for an uncacheable URL queued behind a fill')
+})

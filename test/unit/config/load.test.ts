@@ -57,7 +57,7 @@ test('fills in every default', () => {
 
 test('route cache: the key turns it on and takes its defaults', () => {
   const c = loadConfig({ ...minimal(), routes: [{ upstream: 'api', cache: {} }] })
-  assert.deepEqual(c.routes[0]?.cache, { max_object: 8_388_608, store_set_cookie: false, heuristic: true, convert_head: true, lock_timeout: 5000 })
+  assert.deepEqual(c.routes[0]?.cache, { max_object: 8_388_608, store_set_cookie: false, heuristic: true, convert_head: true, hit_for_miss: 120_000, lock_timeout: 5000 })
 })
 
 test('health checks: defaults, and expect as status ranges', () => {
