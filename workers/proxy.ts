@@ -2,7 +2,7 @@
 import cluster from 'node:cluster'
 import { performance } from 'node:perf_hooks'
 import { loadNativeUws, createListener, type UWS } from '../src/listener/index.ts'
-import { buildRuntime, createRequestIds } from '../src/pipeline/index.ts'
+import { buildRuntime, createRequestIds, type Exchange } from '../src/pipeline/index.ts'
 import { createLocalReplies } from '../src/response/local-reply.ts'
 import { createLogger, createAccessLog } from '../src/log/index.ts'
 import { EXIT, isToWorker, workerCount, type FromWorker } from '../src/cluster/index.ts'
@@ -87,9 +87,14 @@ async function start (config: Config, generation: number): Promise<void> {
   process.on('message', (m: unknown) => {
     if (!isToWorker(m)) return
     if (m.type === 'health') runtime.setHealth(m.upstream, m.healthy)
-    else if (m.type === 'stats?') send({ type: 'stats', id: m.id, upstreams: runtime.counters() })
+    else if (m.type === 'stats?') send({ type: 'stats', id: m.id, upstreams: runtime.counters(), ...(cache === undefined ? {} : { cache: cache.stats() }) })
   })
-  const access = config.log.access ? createAccessLog(log, clock) : () => {}
+  const logAccess = config.log.access ? createAccessLog(log, clock) : undefined
+  // What a finished request leaves behind: its access line, and its X-Cache in the cache's counters.
+  const c = cache
+  const access = c === undefined
+    ? logAccess ?? (() => {})
+    : logAccess === undefined ? (ex: Exchange) => { c.answered(ex.cacheStatus) } : (ex: Exchange) => { c.answered(ex.cacheStatus); logAccess(ex) }
   const listener = createListener({
     uws,
     stages: () => runtime.stages,

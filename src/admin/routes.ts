@@ -3,6 +3,7 @@ import type { Config } from '../config/index.ts'
 import type { WorkerInfo, FromWorker, ReloadOutcome } from '../cluster/index.ts'
 import type { ActiveHealth } from '../health/index.ts'
 import type { AdminRoute } from './api.ts'
+import type { CacheStoreStats } from '../cache/index.ts'
 
 export interface AdminContext {
   readonly supervisor: {
@@ -72,7 +73,8 @@ export function createAdminRoutes (c: AdminContext): AdminRoute[] {
             uptime_s: Math.round((Date.now() - started) / 1000),
             restarts: (({ recent, windowMs, backoffMs }) => ({ recent, window_s: windowMs / 1000, next_backoff_ms: backoffMs, crash_loop: recent >= 5 }))(c.supervisor.restarts()),
             workers: c.supervisor.status().map((w) => ({ id: w.id, pid: w.pid, generation: w.generation, state: w.state, uptime_s: Math.round((Date.now() - w.startedAt) / 1000) })),
-            upstreams
+            upstreams,
+            ...cacheStatus(stats)
           }
         }
       }
@@ -86,4 +88,30 @@ export function createAdminRoutes (c: AdminContext): AdminRoute[] {
       }
     }
   ]
+}
+
+/**
+ * The cache's answers and memory summed over the serving workers, when any route caches: `hit_ratio` is
+ * (hits + stale) ÷ every cached-route GET/HEAD answered, or null before the first.
+ */
+function cacheStatus (stats: ReadonlyArray<Extract<FromWorker, { type: 'stats' }>>): { cache?: Record<string, number | boolean | null> } {
+  const per = stats.flatMap((w) => w.cache === undefined ? [] : [w.cache])
+  if (per.length === 0) return {}
+  const sum = (f: (s: CacheStoreStats) => number): number => per.reduce((n, s) => n + f(s), 0)
+  const hits = sum((s) => s.hits)
+  const stale = sum((s) => s.stale)
+  const answered = hits + stale + sum((s) => s.misses) + sum((s) => s.bypass)
+  return {
+    cache: {
+      hits,
+      misses: sum((s) => s.misses),
+      stale,
+      bypass: sum((s) => s.bypass),
+      hit_ratio: answered === 0 ? null : Math.round(10_000 * (hits + stale) / answered) / 10_000,
+      memory_bytes: sum((s) => s.memoryBytes),
+      memory_entries: sum((s) => s.memoryEntries),
+      shared_faults: sum((s) => s.faults),
+      degraded_workers: per.filter((s) => s.degraded).length
+    }
+  }
 }

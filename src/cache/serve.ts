@@ -83,6 +83,7 @@ export class EntryServer {
   serve (ex: Exchange, d: Downstream, e: CacheEntry, xcache: string, flags: number, nowMs: number): void {
     const policy = this.#policy
     if (ex.aborted || ex.finished) return
+    ex.cacheStatus = xcache
     const age = String(policy.ageSeconds(e, nowMs))
     if ((flags & F_CONDITIONAL) !== 0 && e.status === 200 && policy.notModified(e, lookupOf(ex))) {
       const h: (string | Uint8Array)[] = []

@@ -32,6 +32,11 @@ export interface CacheStoreOptions {
 }
 
 export interface CacheStoreStats {
+  /** Answers by X-Cache since the worker started. */
+  readonly hits: number
+  readonly misses: number
+  readonly stale: number
+  readonly bypass: number
   /** Shared-state faults seen (each turned into a miss, a memory-only write or an 'unavailable' lock). */
   readonly faults: number
   readonly memoryBytes: number
@@ -44,6 +49,8 @@ export interface CacheStoreHandle extends CacheStore {
   /** Resolves once the fill and purge subscriptions are up (or failed: they are retried on later calls). */
   ready (): Promise<void>
   stats (): CacheStoreStats
+  /** Counts a finished request by its X-Cache value (Exchange.cacheStatus); null (not a cached route) is ignored. */
+  answered (status: string | null): void
 }
 
 type Fill = 'released' | 'expired' | 'timeout'
@@ -99,6 +106,7 @@ class Store implements CacheStoreHandle {
   #degraded = false
   #lastWarn = -Infinity
   #faults = 0
+  readonly #answers = { HIT: 0, MISS: 0, STALE: 0, BYPASS: 0 }
   /** Bumped by every purge applied here, so a shared read that raced a purge is not copied into memory. */
   #purges = 0
   #closed = false
@@ -125,7 +133,12 @@ class Store implements CacheStoreHandle {
   }
 
   stats (): CacheStoreStats {
-    return { faults: this.#faults, memoryBytes: this.#mem.bytes, memoryEntries: this.#mem.size, degraded: this.#bypass() }
+    const a = this.#answers
+    return { hits: a.HIT, misses: a.MISS, stale: a.STALE, bypass: a.BYPASS, faults: this.#faults, memoryBytes: this.#mem.bytes, memoryEntries: this.#mem.size, degraded: this.#bypass() }
+  }
+
+  answered (status: string | null): void {
+    if (status === 'HIT' || status === 'MISS' || status === 'STALE' || status === 'BYPASS') this.#answers[status]++
   }
 
   getLocal (key: string): CacheEntry | undefined {

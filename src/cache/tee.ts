@@ -118,6 +118,7 @@ export class CacheTee implements Downstream {
       }
     }
     out.push('x-cache', i.xcache)
+    this.#ex.cacheStatus = i.xcache
     // Not after a 5xx: a failing backend says nothing about the URL, and coalescing is what protects it when it is back.
     if (i.locked && i.mode === MODE_STORE && this.#chunks === null && status < 500) s.uncacheable(i.key)
     const ex = this.#ex

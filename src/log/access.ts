@@ -15,6 +15,7 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
       route: ex.route?.id,
       upstream: ex.target?.url,
       attempts: ex.attempts,
+      cache: ex.cacheStatus ?? undefined,
       code: ex.errorCode ?? undefined,
       aborted: ex.aborted || undefined,
       ms: Math.round((clock() - ex.startTime) * 100) / 100

@@ -131,6 +131,8 @@ export class Exchange {
   sessionUrl: string | null
   /** Sticky upstreams only: what the response must do about the map (balancer/sticky-stage.ts flags). */
   sessionFlags: number
+  /** What the cache made of the request (its X-Cache: HIT, MISS, STALE, BYPASS), or null on routes without cache. */
+  cacheStatus: string | null
   // Outcome.
   status: number
   bytesSent: number
@@ -182,6 +184,7 @@ export class Exchange {
     this.session = null
     this.sessionUrl = null
     this.sessionFlags = 0
+    this.cacheStatus = null
     this.status = 0
     this.bytesSent = 0
     this.errorCode = null

@@ -582,3 +582,25 @@ test('hit-for-miss: after a fill turned out not storable, concurrent misses for 
   assert.ok(rs.every((r) => r.status === 200 && r.body === 'mine' && r.headers['x-cache'] === 'MISS'))
   assert.equal(most, 10, 'requests for an uncacheable URL queued behind a fill')
 })
+
+test('each answer is counted and logged by its X-Cache: /api/status sums the workers, the access line names it', async (t) => {
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    res.writeHead(200, { 'cache-control': 'max-age=600' })
+    res.end('counted')
+  })
+  const proxy = await startProxy(t, { workers: 1, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ match: { path: '/c/' }, upstream: 'web', cache: {} }, { match: { path: '/' }, upstream: 'web' }] })
+  const ask = async (id: string, headers: Record<string, string> = {}): Promise<string | undefined> =>
+    (await request(`${proxy.url}/c/x`, { headers: { 'x-request-id': `count-${id}`, ...headers } })).headers['x-cache'] as string | undefined
+  assert.deepEqual([await ask('1'), await ask('2'), await ask('3'), await ask('4', { 'cache-control': 'no-store' })], ['MISS', 'HIT', 'HIT', 'BYPASS'])
+  // A route without cache counts nowhere.
+  assert.equal((await request(`${proxy.url}/plain`, { headers: { 'x-request-id': 'count-5' } })).headers['x-cache'], undefined)
+  const status = JSON.parse((await request(`${proxy.adminUrl}/api/status`)).body) as { cache?: Record<string, unknown> }
+  assert.deepEqual(status.cache, { hits: 2, misses: 1, stale: 0, bypass: 1, hit_ratio: 0.5, memory_bytes: status.cache?.memory_bytes, memory_entries: 1, shared_faults: 0, degraded_workers: 0 })
+  assert.ok(Number(status.cache?.memory_bytes) > 0)
+  const lines = await waitFor(() => {
+    const a = proxy.logs.filter((l) => l.kind === 'access' && String(l.reqId).startsWith('count-'))
+    return a.length === 5 && a
+  }, 'five access lines')
+  assert.deepEqual(lines.map((l) => [l.reqId, l.cache]), [['count-1', 'MISS'], ['count-2', 'HIT'], ['count-3', 'HIT'], ['count-4', 'BYPASS'], ['count-5', undefined]])
+})
