@@ -208,7 +208,7 @@ async function main (): Promise<void> {
     '',
     '| target | req/s | p99 ms | ÷ direct | proxy CPU | req per proxy CPU-second | µs CPU per request, user / kernel |',
     '|---|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.label} | ${Math.round(r.rps)} | ${r.p99Ms} | ${(r.rps / direct.rps).toFixed(2)} | ${r.cpuS === undefined ? '—' : `${(100 * r.cpuS / r.durationS).toFixed(0)}%`} | ${perCpu(r) === undefined ? '—' : Math.round(perCpu(r)!)} | ${split(r)} |`),
+    ...rows.map((r) => `| ${r.label} | ${Math.round(r.rps)} | ${Number(r.p99Ms.toFixed(3))} | ${(r.rps / direct.rps).toFixed(2)} | ${r.cpuS === undefined ? '—' : `${(100 * r.cpuS / r.durationS).toFixed(0)}%`} | ${perCpu(r) === undefined ? '—' : Math.round(perCpu(r)!)} | ${split(r)} |`),
     '',
     ng === undefined
       ? `nginx: ${nginxSkipped ?? 'not run'}`
