@@ -237,7 +237,7 @@ export function createCacheStage (o: CacheStageOptions): Stage {
       const m = ex.method
       if (m !== 'GET' && m !== 'HEAD') {
         // Unsafe methods invalidate the URL once the backend accepted them (RFC 9111 §4.4); OPTIONS and TRACE are safe.
-        if (m !== 'OPTIONS' && m !== 'TRACE') ex.downstream = new InvalidatingDownstream(ex.downstream, store, urlOf(ex), log)
+        if (m !== 'OPTIONS' && m !== 'TRACE') ex.downstream = new InvalidatingDownstream(ex.downstream, store, urlOf(ex), ex.tls, log)
         return NEXT
       }
       const flags = scan(ex.headers)

@@ -6,6 +6,7 @@ import type { Downstream, Exchange } from '../pipeline/index.ts'
 import type { StagePolicy, StorabilityOptions } from './stage-policy.ts'
 import type { CacheEntry, CacheStore, HeaderLookup, RequestPolicy } from './types.ts'
 import { HIT, STALE, type EntryServer } from './serve.ts'
+import { sameOrigin } from './origin.ts'
 
 /** What the tee does with the response. */
 export const MODE_STORE = 0 // store it if the rules allow
@@ -287,12 +288,15 @@ export class InvalidatingDownstream implements Downstream {
   readonly #real: Downstream
   readonly #store: CacheStore
   readonly #url: string
+  readonly #tls: boolean
   readonly #log: Logger
 
-  constructor (real: Downstream, store: CacheStore, url: string, log: Logger) {
+  /** `url`: the request's `host/path?query` (host lower-case); `tls`: it came over HTTPS (the origin's scheme). */
+  constructor (real: Downstream, store: CacheStore, url: string, tls: boolean, log: Logger) {
     this.#real = real
     this.#store = store
     this.#url = url
+    this.#tls = tls
     this.#log = log
   }
 
@@ -301,7 +305,16 @@ export class InvalidatingDownstream implements Downstream {
 
   start (status: number, headers: readonly (string | Uint8Array)[], length: number): void {
     if (status < 400) {
-      this.#store.purge({ url: this.#url }).catch((err: unknown) => { this.#log.error({ err, url: this.#url }, 'cache: invalidation failed') })
+      const urls = new Set([this.#url])
+      // The Location and Content-Location targets too, when of the same origin (RFC 9111 §4.4): a POST that creates
+      // or changes /items/7 and says so leaves no stale copy of it.
+      for (const target of relatedTargets(headers)) {
+        const u = sameOrigin(target, this.#url, this.#tls)
+        if (u !== undefined) urls.add(u)
+      }
+      for (const url of urls) {
+        this.#store.purge({ url }).catch((err: unknown) => { this.#log.error({ err, url }, 'cache: invalidation failed') })
+      }
     }
     this.#real.start(status, headers, length)
   }
@@ -310,4 +323,19 @@ export class InvalidatingDownstream implements Downstream {
   end (): void { this.#real.end() }
   abort (): void { this.#real.abort() }
   reply (status: number, headers: readonly string[], body: string, close: boolean): void { this.#real.reply(status, headers, body, close) }
+}
+
+/** The Location and Content-Location values of a response head. */
+function relatedTargets (headers: readonly (string | Uint8Array)[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    const n = headers[i]!
+    // Only names of those two lengths are decoded.
+    if (n.length !== 8 && n.length !== 16) continue
+    const name = typeof n === 'string' ? n : Buffer.from(n.buffer, n.byteOffset, n.byteLength).toString('latin1').toLowerCase()
+    if (name !== 'location' && name !== 'content-location') continue
+    const v = headers[i + 1]!
+    out.push(typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'))
+  }
+  return out
 }

@@ -604,3 +604,29 @@ test('each answer is counted and logged by its X-Cache: /api/status sums the wor
   }, 'five access lines')
   assert.deepEqual(lines.map((l) => [l.reqId, l.cache]), [['count-1', 'MISS'], ['count-2', 'HIT'], ['count-3', 'HIT'], ['count-4', 'BYPASS'], ['count-5', undefined]])
 })
+
+test('an unsafe method\'s Location and Content-Location of the same origin are invalidated too; another origin\'s are not', async (t) => {
+  const version = new Map<string, number>()
+  const backend = await startBackend(t, (req, res) => {
+    req.resume()
+    const path = req.url!
+    if (req.method === 'POST') {
+      for (const p of ['/items/7', '/items/8', '/items/9']) version.set(p, (version.get(p) ?? 1) + 1)
+      res.writeHead(201, { location: '/items/7', 'content-location': 'http://shop.test/items/8', link: '</items/9>' })
+      res.end('created')
+      return
+    }
+    res.writeHead(200, { 'cache-control': 'max-age=600' })
+    res.end(`${path} v${version.get(path) ?? 1}`)
+  })
+  const proxy = await startProxy(t, { workers: 1, log: { access: false }, upstreams: { web: { servers: [{ url: backend.url }] } }, routes: [{ upstream: 'web', cache: {} }] })
+  const get = async (path: string, host = 'shop.test'): Promise<string> => (await request(`${proxy.url}${path}`, { headers: { host } })).body
+  for (const p of ['/items/7', '/items/8', '/items/9']) assert.equal(await get(p), `${p} v1`)
+  assert.equal(await get('/items/7', 'other.test'), '/items/7 v1')
+  assert.equal((await request(`${proxy.url}/items`, { method: 'POST', headers: { host: 'shop.test' } })).status, 201)
+  await waitFor(async () => await get('/items/7') === '/items/7 v2', 'Location /items/7 invalidated', 2000, 20)
+  await waitFor(async () => await get('/items/8') === '/items/8 v2', 'Content-Location http://shop.test/items/8 invalidated', 2000, 20)
+  // Neither another header's URL nor the same path on another host.
+  assert.equal(await get('/items/9'), '/items/9 v1')
+  assert.equal(await get('/items/7', 'other.test'), '/items/7 v1')
+})
