@@ -100,13 +100,15 @@ function cacheStatus (stats: ReadonlyArray<Extract<FromWorker, { type: 'stats' }
   const sum = (f: (s: CacheStoreStats) => number): number => per.reduce((n, s) => n + f(s), 0)
   const hits = sum((s) => s.hits)
   const stale = sum((s) => s.stale)
-  const answered = hits + stale + sum((s) => s.misses) + sum((s) => s.bypass)
+  const misses = sum((s) => s.misses)
+  const bypass = sum((s) => s.bypass)
+  const answered = hits + stale + misses + bypass
   return {
     cache: {
       hits,
-      misses: sum((s) => s.misses),
+      misses,
       stale,
-      bypass: sum((s) => s.bypass),
+      bypass,
       hit_ratio: answered === 0 ? null : Math.round(10_000 * (hits + stale) / answered) / 10_000,
       memory_bytes: sum((s) => s.memoryBytes),
       memory_entries: sum((s) => s.memoryEntries),

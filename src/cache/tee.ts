@@ -23,7 +23,7 @@ export interface TeeShared {
   readonly log: Logger
   /** The key of a variant: the primary key plus the values of the request headers `vary` names. */
   readonly variantKey: (primary: string, vary: readonly string[], header: HeaderLookup) => string
-  /** A fill others waited for on `key` will not be stored: its next misses should not wait (hit-for-miss). */
+  /** The fill holding the lock on `key` will not be stored: its next misses should not wait (hit-for-miss). */
   readonly uncacheable: (key: string) => void
   /** A response for `key` is being stored: its misses coalesce again. */
   readonly cacheable: (key: string) => void

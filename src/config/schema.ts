@@ -404,8 +404,8 @@ const routeCache = z.strictObject({
    */
   convert_head: z.boolean().default(true),
   /**
-   * After a fill others waited for turned out not storable (private, no-store, Set-Cookie, too big, an uncacheable
-   * status …), misses for that key skip the cluster-wide lock for this long and go to the backend at once, so
+   * After a fill that held the cluster-wide lock turned out not storable (private, no-store, Set-Cookie, too big, an
+   * uncacheable status below 500 …), misses for that key skip the cluster-wide lock for this long and go to the backend at once, so
    * requests for an uncacheable URL never queue behind each other (Varnish's hit-for-miss). What comes back is still
    * stored if it allows it. Per worker; 0 turns it off.
    */
