@@ -7,9 +7,10 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { loadConfig, loadConfigFile, parseDuration, ConfigError, type Config, type ConfigProblem } from '../src/config/index.ts'
 import { EXIT } from '../src/cluster/index.ts'
-import { demoConfig, DEMO_BACKENDS } from '../src/demo/config.ts'
+import { demoConfig, DEMO_BACKENDS } from '../src/demo/index.ts'
 import { runPrimary } from './primary.ts'
-import { connectHost, requestReload, keepRegistered } from '../src/admin/client.ts'
+import { connectHost, requestReload, keepRegistered } from '../src/admin/index.ts'
+import { loadEngine, engineWarnings, UwsUnavailableError } from '../src/engine/index.ts'
 
 const HELP = `switchyard: a clustered HTTP reverse proxy and load balancer
 
@@ -49,6 +50,18 @@ function version (): string {
   return pkg.version
 }
 
+/** `0.1.0 (node 24.11.1, uWebSockets.js 20.57)`; exit 3 with the reason when no engine build loads here. */
+function printVersion (): void {
+  try {
+    process.stdout.write(`${version()} (${loadEngine(process.env).describe})\n`)
+  } catch (err) {
+    if (!(err instanceof UwsUnavailableError)) throw err
+    process.stdout.write(`${version()} (node ${process.versions.node}, no uWebSockets.js build loads here)\n`)
+    process.stderr.write(`switchyard: ${err.message}\n`)
+    process.exit(EXIT.STARTUP)
+  }
+}
+
 function usage (message: string): never {
   process.stderr.write(`switchyard: ${message}\n\n${HELP}\n`)
   process.exit(EXIT.USAGE)
@@ -62,31 +75,33 @@ function reportConfigError (err: unknown): never {
   throw err
 }
 
-async function main (argv: string[]): Promise<void> {
-  let parsed
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  workers: { type: 'string' },
+  port: { type: 'string' },
+  admin: { type: 'string' },
+  token: { type: 'string' },
+  service: { type: 'string' },
+  url: { type: 'string' },
+  ttl: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' }
+} as const
+
+/** The command line, or a usage error (exit 2). */
+function parseCommandLine (argv: string[]): ReturnType<typeof parseArgs<{ args: string[], allowPositionals: true, options: typeof OPTIONS }>> {
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        workers: { type: 'string' },
-        port: { type: 'string' },
-        admin: { type: 'string' },
-        token: { type: 'string' },
-        service: { type: 'string' },
-        url: { type: 'string' },
-        ttl: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' }
-      }
-    })
+    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
   } catch (err) {
     usage((err as Error).message)
   }
+}
+
+async function main (argv: string[]): Promise<void> {
+  const parsed = parseCommandLine(argv)
   const { values, positionals } = parsed
   if (values.help === true) { process.stdout.write(`${HELP}\n`); return }
-  if (values.version === true) { process.stdout.write(`${version()}\n`); return }
+  if (values.version === true) { printVersion(); return }
   const [command, ...rest] = positionals
   // --workers goes through the schema like the file's key, so `--workers 0` is refused as `workers: ...`.
   const overrides: Record<string, unknown> = {}
@@ -100,7 +115,8 @@ async function main (argv: string[]): Promise<void> {
       let failed = false
       for (const file of rest) {
         try {
-          loadConfigFile(file, { overrides, onWarning: printWarning(file) })
+          const config = loadConfigFile(file, { overrides, onWarning: printWarning(file) })
+          for (const w of engineWarningsHere(config)) printWarning(file)(w)
           process.stdout.write(`${file}: ok\n`)
         } catch (err) {
           if (!(err instanceof ConfigError)) throw err
@@ -136,29 +152,52 @@ async function main (argv: string[]): Promise<void> {
       return
     }
     case 'reload':
-    case 'register': {
-      if (rest.length > (values.config === undefined ? 1 : 0)) usage(`${command} takes one config file`)
-      const file = values.config ?? rest[0] ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined)
-      let admin: Config['admin'] | undefined
-      if (file !== undefined) {
-        // The proxy re-reads the file itself; checking it here first prints the same key-path problems sooner.
-        try { admin = loadConfigFile(file, { overrides, onWarning: printWarning(file) }).admin } catch (err) { reportConfigError(err) }
-      }
-      const url = values.admin ?? (admin === undefined ? 'http://127.0.0.1:9090' : `http://${connectHost(admin.host)}:${admin.port}`)
-      const token = values.token ?? admin?.token ?? process.env.SWITCHYARD_ADMIN_TOKEN
-      if (command === 'reload') process.exit(await requestReload(url, token))
-      if (values.service === undefined || values.url === undefined) usage('register needs --service NAME and --url URL')
-      const ttl = parseDuration(values.ttl ?? '10s')
-      if (ttl === undefined || ttl < 1000) usage('--ttl must be a duration of at least 1s, e.g. 10s')
-      await keepRegistered({ admin: url, token, service: values.service, member: values.url, ttlMs: ttl })
+    case 'register':
+      await adminCommand(command, values, rest, overrides)
       break
-    }
     case undefined:
       usage('no command')
       break
     default:
       usage(`unknown command: ${command}`)
   }
+}
+
+/** What the uWebSockets.js build that loads here cannot do of `config` (none when no build loads: start says why). */
+function engineWarningsHere (config: Config): ConfigProblem[] {
+  try {
+    return engineWarnings(config, loadEngine(process.env))
+  } catch {
+    return []
+  }
+}
+
+/** The options `reload` and `register` read. */
+interface AdminArgs {
+  readonly config?: string | undefined
+  readonly admin?: string | undefined
+  readonly token?: string | undefined
+  readonly service?: string | undefined
+  readonly url?: string | undefined
+  readonly ttl?: string | undefined
+}
+
+/** `reload` and `register`: they talk to a running proxy's admin API, found from FILE or --admin. */
+async function adminCommand (command: 'reload' | 'register', values: AdminArgs, rest: string[], overrides: Record<string, unknown>): Promise<void> {
+  if (rest.length > (values.config === undefined ? 1 : 0)) usage(`${command} takes one config file`)
+  const file = values.config ?? rest[0] ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined)
+  let admin: Config['admin'] | undefined
+  if (file !== undefined) {
+    // The proxy re-reads the file itself; checking it here first prints the same key-path problems sooner.
+    try { admin = loadConfigFile(file, { overrides, onWarning: printWarning(file) }).admin } catch (err) { reportConfigError(err) }
+  }
+  const url = values.admin ?? (admin === undefined ? 'http://127.0.0.1:9090' : `http://${connectHost(admin.host)}:${admin.port}`)
+  const token = values.token ?? admin?.token ?? process.env.SWITCHYARD_ADMIN_TOKEN
+  if (command === 'reload') process.exit(await requestReload(url, token))
+  if (values.service === undefined || values.url === undefined) usage('register needs --service NAME and --url URL')
+  const ttl = parseDuration(values.ttl ?? '10s')
+  if (ttl === undefined || ttl < 1000) usage('--ttl must be a duration of at least 1s, e.g. 10s')
+  await keepRegistered({ admin: url, token, service: values.service, member: values.url, ttlMs: ttl })
 }
 
 /** Prints a config warning (the file loads anyway) to stderr, in the format of its errors. */

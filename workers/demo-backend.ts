@@ -1,5 +1,5 @@
 // Process entry for one demo backend: `node dist/workers/demo-backend.js NAME PORT [HOST]` (HOST defaults to 127.0.0.1).
-import { createDemoBackend } from '../src/demo/backend.ts'
+import { createDemoBackend } from '../src/demo/index.ts'
 
 const [name = 'backend', port = '9001', host = '127.0.0.1'] = process.argv.slice(2)
 const server = createDemoBackend(name)

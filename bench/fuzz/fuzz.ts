@@ -32,7 +32,7 @@ export interface FuzzStats {
   serverErrors: Record<string, number>
   /** Requests that got a 500 (SWY_INTERNAL: a fault in the proxy), as sent. */
   internal: string[]
-  /** We gave up waiting and closed it (uWS's own idle timeout is ~12 s: uws-notes.md §3). */
+  /** We gave up waiting and closed it (uWS's own idle timeout is ~12 s: docs/uws.md §3). */
   gaveUp: number
 }
 
@@ -48,7 +48,7 @@ export function prng (seed: number): () => number {
   }
 }
 
-type Rand = () => number
+export type Rand = () => number
 const int = (r: Rand, n: number): number => Math.floor(r() * n)
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)]!
 const chance = (r: Rand, p: number): boolean => r() < p
@@ -110,7 +110,7 @@ export function request (r: Rand): Buffer {
   return mutate(r, bytes)
 }
 
-function mutate (r: Rand, b: Buffer): Buffer {
+export function mutate (r: Rand, b: Buffer): Buffer {
   let out = b
   const n = chance(r, 0.6) ? 0 : int(r, 4) + 1
   for (let i = 0; i < n && out.length > 0; i++) {

@@ -1,6 +1,7 @@
 // `npm run fuzz`: random and mutated request bytes against the real CLI (2 workers) in front of a node:http backend,
-// for a fixed time. Fails (exit 1) if a worker died or was replaced, the proxy stops answering, or the backend got
-// bytes its strict parser refused. The seed is printed; `--seed N` replays a run's requests.
+// and at the same time plain requests under /mut/ to a backend answering with mutated responses (responses.ts), for
+// a fixed time. Fails (exit 1) if a worker died or was replaced, the proxy stops answering, faulted (500) on either
+// side, or the node:http backend got bytes its strict parser refused. The seed is printed; `--seed N` replays it.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
@@ -10,6 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { fuzz, plainStatus, startFuzzBackend, vitals } from './fuzz.ts'
+import { fuzzResponses, startMutatingBackend } from './responses.ts'
 
 const USAGE = `usage: npm run fuzz -- [options]
   --duration S      seconds of fuzzing (default 30)
@@ -51,6 +53,7 @@ async function main (): Promise<number> {
   const workers = int('workers', values.workers, 1)
 
   const backend = await startFuzzBackend()
+  const mutating = await startMutatingBackend(seed)
   const [port, adminPort] = [await freePort(), await freePort()]
   const dir = mkdtempSync(join(tmpdir(), 'swy-fuzz-'))
   const file = join(dir, 'config.json')
@@ -59,8 +62,9 @@ async function main (): Promise<number> {
     workers,
     admin: { port: adminPort },
     log: { level: 'warn' },
-    upstreams: { a: { servers: [{ url: backend.url }] } },
-    routes: [{ upstream: 'a' }]
+    // Mutated answers that look valid but never finish (a length longer than the body) end at the response timeout.
+    upstreams: { a: { servers: [{ url: backend.url }] }, m: { servers: [{ url: mutating.url }], timeouts: { response: '1s' } } },
+    routes: [{ match: { path: '/mut/' }, upstream: 'm' }, { upstream: 'a' }]
   }))
   const proxy = spawn(process.execPath, [CLI, 'start', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
@@ -79,19 +83,26 @@ async function main (): Promise<number> {
     }
     const before = await vitals(adminUrl)
     console.log(`fuzz: seed ${seed}, ${durationMs / 1000} s, ${concurrency} sockets, workers ${before.pids.join(', ')}`)
-    const stats = await fuzz({ port, durationMs, seed, concurrency })
+    const [stats, answers] = await Promise.all([
+      fuzz({ port, durationMs, seed, concurrency }),
+      fuzzResponses({ port, prefix: '/mut/', durationMs, seed, concurrency: Math.max(1, concurrency >> 1) })
+    ])
     const after = await vitals(adminUrl)
     const status = await plainStatus(port)
     console.log(JSON.stringify({ ...stats, internal: stats.internal.length, backendRequests: backend.requests(), backendParseErrors: backend.parseErrors.length }, null, 2))
+    console.log(JSON.stringify({ mutatedResponses: { ...answers, internal: answers.internal.length, backendAnswers: mutating.answered() } }, null, 2))
     if (after.pids.join() !== before.pids.join()) failures.push(`workers changed: ${before.pids.join(', ')} → ${after.pids.join(', ')}`)
     if (after.restarts !== before.restarts) failures.push(`worker restarts: ${after.restarts}`)
     if (status !== 200) failures.push(`a plain GET afterwards got ${status === 0 ? 'no answer' : status}`)
     if (stats.internal.length > 0) failures.push(`500 (a fault in the proxy) for:\n    ${stats.internal.slice(0, 5).join('\n    ')}`)
+    if (answers.internal.length > 0) failures.push(`500 (a fault in the proxy) on mutated responses to:\n    ${answers.internal.slice(0, 5).join('\n    ')}`)
+    if (answers.requests === 0 || mutating.answered() === 0) failures.push('no mutated response was exchanged')
     if (backend.parseErrors.length > 0) failures.push(`the backend refused what the proxy sent: ${[...new Set(backend.parseErrors)].join('; ')}`)
   } finally {
     proxy.kill('SIGTERM')
     if (proxy.exitCode === null) await once(proxy, 'exit')
     await backend.close()
+    await mutating.close()
     rmSync(dir, { recursive: true, force: true })
   }
   if (failures.length > 0) {

@@ -1,7 +1,7 @@
 // `npm run bench:cache`: cache-hit throughput for a 1 KiB object (Cache-Control: max-age=3600) from the bench backend
 // directly, through Switchyard (1 worker, route cache on, warmed) and through nginx with proxy_cache (1 worker,
 // warmed) when nginx is installed, in one run. Runs alternate between the proxies; the median per target is reported
-// with Switchyard ÷ nginx (issue 5 bar: ≥ 1.5). Writes bench/results/cache-<time>.json. Every run is bounded.
+// with Switchyard ÷ nginx (the bar set for caching: ≥ 1.5). Writes bench/results/cache-<time>.json. Every run is bounded.
 
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'

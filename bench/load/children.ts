@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
 
 /** A spawned child with the tail of its output, for error messages. */
 export interface Child {
@@ -30,8 +31,11 @@ export function pinned (cpu: number | undefined, cmd: string, args: readonly str
  * Spawns a tracked child. `detached` makes it a process-group leader, so stopping it also reaches
  * the processes it forks (Switchyard's workers, nginx's worker).
  */
-export function spawnChild (name: string, cmd: string, args: readonly string[], cwd?: string): Child {
-  const proc = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
+export function spawnChild (name: string, cmd: string, args: readonly string[], cwd?: string, stdoutFile?: string): Child {
+  // stdout to a file: a child logging a line per request would otherwise make this process read them all.
+  const out = stdoutFile === undefined ? 'pipe' : openSync(stdoutFile, 'w')
+  const proc = spawn(cmd, args, { detached: true, stdio: ['ignore', out, 'pipe'], ...(cwd === undefined ? {} : { cwd }) })
+  if (typeof out === 'number') closeSync(out)
   if (proc.pid === undefined) throw new Error(`${name}: could not spawn ${cmd}`)
   let tail = ''
   const keep = (chunk: Buffer): void => {
@@ -183,4 +187,22 @@ export async function runToEnd (name: string, cmd: string, args: readonly string
     clearTimeout(timer)
     live.delete(child)
   }
+}
+
+/** CPU time (user and kernel, in seconds) used so far by every process in the group `pgid` (a child and its forks). */
+export function groupCpu (pgid: number): { user: number, sys: number } {
+  const hz = 100 // USER_HZ: clock ticks per second in /proc/*/stat on Linux
+  let user = 0
+  let sys = 0
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue
+    let stat: string
+    try { stat = readFileSync(`/proc/${name}/stat`, 'latin1') } catch { continue }
+    // The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(f[2]) !== pgid) continue
+    user += Number(f[11]) / hz
+    sys += Number(f[12]) / hz
+  }
+  return { user, sys }
 }

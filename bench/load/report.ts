@@ -1,48 +1,98 @@
-// Turns a load run's rows into ratios and markdown tables. Ratios are req/s of a Switchyard
-// target divided by req/s of the baseline in the same scenario, measured in the same run.
+// Turns a load run's rows into per-target medians and ratios, and those into markdown. A ratio is req/s of a target
+// over req/s of a baseline in the same scenario and the same round (targets take turns within a round), so it
+// compares runs made minutes apart at most; the median over rounds is reported with its spread.
 
 import type { Measurement, Scenario } from './tools.ts'
 
-/** One (scenario, target) cell: measured, failed, or skipped with the reason. */
+/** One (round, scenario, target) cell: measured, failed, or skipped with the reason. */
 export type Row =
-  | { scenario: string, target: string, label: string, status: 'ok', measurement: Measurement }
-  | { scenario: string, target: string, label: string, status: 'error' | 'skipped', reason: string }
+  | { round: number, scenario: string, target: string, label: string, status: 'ok', measurement: Measurement, cpu?: { userUs: number, sysUs: number } }
+  | { round: number, scenario: string, target: string, label: string, status: 'error' | 'skipped', reason: string }
 
-export interface Ratio {
-  scenario: string
-  target: string
-  /** Keyed by baseline target id (`direct`, `nginx-1`, `haproxy-1`); null when the baseline did not run. */
-  rpsOver: Record<string, number | null>
+/** A number's median over rounds, with the lowest and highest value. */
+export interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly n: number
+}
+
+export interface Summary {
+  readonly scenario: string
+  readonly target: string
+  readonly label: string
+  /** Undefined when no round measured it; then `reason` says why. */
+  readonly rps?: Spread
+  readonly p99Ms?: Spread
+  readonly cpuUserUs?: Spread
+  readonly cpuSysUs?: Spread
+  /** Ratios of req/s to each baseline, taken round by round. */
+  readonly over: Record<string, Spread | undefined>
+  /** p99 over the baseline's p99, round by round. */
+  readonly p99Over: Record<string, Spread | undefined>
+  readonly errors: number
+  readonly non2xx: number
+  readonly reason?: string
 }
 
 export const BASELINES = [
-  { id: 'direct', label: '÷ direct' },
-  { id: 'nginx-1', label: '÷ nginx' },
-  { id: 'haproxy-1', label: '÷ HAProxy' }
+  { id: 'nginx-1', label: '× nginx' },
+  { id: 'haproxy-1', label: '× HAProxy' }
 ] as const
 
-function rps (rows: readonly Row[], scenario: string, target: string): number | undefined {
-  const r = rows.find((x) => x.scenario === scenario && x.target === target)
-  return r?.status === 'ok' ? r.measurement.rps : undefined
+export function spread (xs: readonly number[]): Spread | undefined {
+  if (xs.length === 0) return undefined
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+  return { median, min: s[0]!, max: s.at(-1)!, n: s.length }
 }
 
-export function ratios (rows: readonly Row[]): Ratio[] {
-  const out: Ratio[] = []
-  for (const r of rows) {
-    if (r.status !== 'ok' || !r.target.startsWith('switchyard')) continue
-    const rpsOver: Record<string, number | null> = {}
-    for (const b of BASELINES) {
-      const base = rps(rows, r.scenario, b.id)
-      rpsOver[b.id] = base === undefined || base === 0 ? null : r.measurement.rps / base
+export function summarise (scenarios: readonly Scenario[], rows: readonly Row[]): Summary[] {
+  const out: Summary[] = []
+  const targets = [...new Map(rows.map((r) => [r.target, r.label])).entries()]
+  const ok = (sc: string, target: string): Array<Extract<Row, { status: 'ok' }>> =>
+    rows.filter((r): r is Extract<Row, { status: 'ok' }> => r.status === 'ok' && r.scenario === sc && r.target === target)
+  for (const sc of scenarios) {
+    for (const [target, label] of targets) {
+      const mine = ok(sc.id, target)
+      const over: Record<string, Spread | undefined> = {}
+      const p99Over: Record<string, Spread | undefined> = {}
+      for (const b of BASELINES) {
+        const base = ok(sc.id, b.id)
+        const pairs = mine.map((r) => [r, base.find((x) => x.round === r.round)] as const).filter(([, x]) => x !== undefined && x.measurement.rps > 0)
+        over[b.id] = spread(pairs.map(([r, x]) => r.measurement.rps / x!.measurement.rps))
+        p99Over[b.id] = spread(pairs.filter(([, x]) => x!.measurement.p99Ms > 0).map(([r, x]) => r.measurement.p99Ms / x!.measurement.p99Ms))
+      }
+      const failed = rows.find((r) => r.scenario === sc.id && r.target === target && r.status !== 'ok')
+      const s: Summary = {
+        scenario: sc.id,
+        target,
+        label,
+        over,
+        p99Over,
+        errors: mine.reduce((n, r) => n + r.measurement.errors, 0),
+        non2xx: mine.reduce((n, r) => n + r.measurement.non2xx, 0),
+        ...(mine.length === 0 ? {} : {
+          rps: spread(mine.map((r) => r.measurement.rps))!,
+          p99Ms: spread(mine.map((r) => r.measurement.p99Ms))!
+        }),
+        ...(mine.some((r) => r.cpu === undefined) || mine.length === 0 ? {} : {
+          cpuUserUs: spread(mine.map((r) => r.cpu!.userUs))!,
+          cpuSysUs: spread(mine.map((r) => r.cpu!.sysUs))!
+        }),
+        ...(failed !== undefined && failed.status !== 'ok' ? { reason: `${failed.status}: ${failed.reason}` } : {})
+      }
+      out.push(s)
     }
-    out.push({ scenario: r.scenario, target: r.target, rpsOver })
   }
   return out
 }
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US')
 const fmtMs = (n: number): string => n >= 10 ? n.toFixed(1) : n.toFixed(2)
-const fmtMBps = (n: number): string => (n / (1024 * 1024)).toFixed(1)
+const fmtRatio = (s: Spread | undefined): string => s === undefined ? 'n/a' : s.n > 1 ? `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})` : s.median.toFixed(2)
+const fmtRange = (s: Spread, f: (n: number) => string): string => s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median)
 
 /** First line of a reason, plus its last line when the middle is a child's output tail. */
 function brief (reason: string): string {
@@ -57,20 +107,16 @@ function table (head: readonly string[], body: readonly (readonly string[])[]): 
   return [line(head), line(align), ...body.map(line)].join('\n')
 }
 
-export function markdown (scenarios: readonly Scenario[], rows: readonly Row[], heading: string): string {
+export function markdown (scenarios: readonly Scenario[], summary: readonly Summary[], heading: string): string {
   const titleOf = (id: string): string => scenarios.find((s) => s.id === id)?.title ?? id
-  const body = rows.map((r) => r.status === 'ok'
-    ? [titleOf(r.scenario), r.label, fmtInt(r.measurement.rps), fmtMs(r.measurement.p50Ms), fmtMs(r.measurement.p99Ms),
-        fmtMBps(r.measurement.bytesPerSec), String(r.measurement.errors), String(r.measurement.non2xx)]
-    : [titleOf(r.scenario), r.label, `${r.status}: ${brief(r.reason)}`, '', '', '', '', ''])
-  const main = table(['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'resp MiB/s', 'errors', 'non-2xx'], body)
-
-  const labelOf = (id: string): string => rows.find((r) => r.target === id)?.label ?? id
-  const ratioRows = ratios(rows).map((q) => [titleOf(q.scenario), labelOf(q.target),
-    ...BASELINES.map((b) => { const v = q.rpsOver[b.id]; return v === null || v === undefined ? 'n/a' : v.toFixed(2) })])
-  const ratioTable = ratioRows.length === 0
-    ? '_No Switchyard rows measured, so no ratios._'
-    : table(['scenario', 'Switchyard', ...BASELINES.map((b) => b.label)], ratioRows)
-
-  return `${heading}\n\n${main}\n\nreq/s ratios (Switchyard ÷ baseline, higher is better):\n\n${ratioTable}\n`
+  const body = summary.map((s) => s.rps === undefined
+    ? [titleOf(s.scenario), s.label, brief(s.reason ?? 'not measured'), '', '', '', '', '']
+    : [
+        titleOf(s.scenario), s.label, fmtRange(s.rps, fmtInt), ...BASELINES.map((b) => fmtRatio(s.over[b.id])),
+        fmtMs(s.p99Ms!.median), fmtRatio(s.p99Over['nginx-1']),
+        s.cpuUserUs === undefined ? 'n/a' : `${s.cpuUserUs.median.toFixed(1)} + ${s.cpuSysUs!.median.toFixed(1)}`,
+        `${s.errors}/${s.non2xx}`
+      ])
+  const main = table(['scenario', 'target', 'req/s median (min–max)', ...BASELINES.map((b) => `${b.label} (min–max)`), 'p99 ms', 'p99 × nginx', 'CPU µs/req user + kernel', 'errors/non-2xx'], body)
+  return `${heading}\n\n${main}\n`
 }

@@ -1,5 +1,8 @@
-// `npm run bench`: one load run over every scenario × target (backend direct, Switchyard with 1 and
-// auto workers, nginx and HAProxy when installed). Prints markdown, writes bench/results/<time>.json.
+// `npm run bench` / `npm run bench:wrk`: rounds of load over every scenario × target (the backend direct, Switchyard
+// with 1 worker with and without its access log, auto workers, nginx and HAProxy when installed), targets taking
+// turns within each round. Reports medians over rounds of req/s, p99 and the proxy's CPU per request (user and
+// kernel), and each Switchyard row's ratio to nginx and HAProxy taken within a round, then the median and spread.
+// Prints markdown, writes bench/results/<time>.json.
 
 import { execFileSync } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
@@ -8,19 +11,21 @@ import { cpus, release, tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { installCleanup, runToEnd, stopAll } from './children.ts'
-import { markdown, ratios, type Row } from './report.ts'
-import { direct, haproxy, nginx, startBackendChild, switchyard, type TargetEnv, type TargetSpec } from './targets.ts'
+import { groupCpu, installCleanup, runToEnd, stopAll } from './children.ts'
+import { markdown, summarise, type Row } from './report.ts'
+import { direct, haproxy, nginx, startBackendChild, startFastBackend, switchyard, type TargetEnv, type TargetSpec } from './targets.ts'
 import { runLoad, SCENARIOS, type LoadOptions, type ToolName } from './tools.ts'
 import { positiveInt } from './options.ts'
 
 const USAGE = `usage: node dist/bench/load/run.js [options]
   --duration S       seconds per measured run (default 10)
   --warmup S         seconds of discarded load before each run (default 1; 0 = none)
+  --rounds N         rounds; each runs every target once per scenario, in turn (default 3)
   --connections N    concurrent connections (default 50)
   --tool T           autocannon (default) or wrk
   --threads N        wrk threads (default 1)
   --pin              taskset: proxy on CPU 1; backend and load generator on CPU 0
+  --backend B        nginx (static files; default when installed), uws (a bare uWS app) or node (node:http, slow)
   --scenarios LIST   comma list of ${SCENARIOS.map((s) => s.id).join(',')} (default all)
   --targets LIST     comma list of target ids (default all)`
 
@@ -29,22 +34,23 @@ const PROXY_CPU = 1
 const LOAD_CPU = 0
 
 const NOTES = [
-  'No target writes per-request logs: nginx has access_log off, HAProxy has no log directive, Switchyard runs with log level warn.',
-  'nginx: worker_processes 1, upstream keepalive 64, proxy_http_version 1.1, Connection "" (keep-alive to the backend), request bodies streamed (proxy_request_buffering off), responses buffered in memory only.',
+  'Access logs off everywhere except the "+ access log" row: nginx has access_log off, HAProxy has no log directive, Switchyard runs with log level warn (the log row: info with log.access, stdout to a file).',
+  'nginx: worker_processes 1, upstream keepalive 64, proxy_http_version 1.1, Connection "" (keep-alive to the backend), request bodies streamed (proxy_request_buffering off), responses kept in memory (proxy_buffers 8 16k, proxy_max_temp_file_size 0).',
   'HAProxy: nbthread 1, http-keep-alive with http-reuse always.',
-  'The backend is one node:http process (bench/servers/backend.ts); the same instance serves every target.'
+  'CPU µs/req: user and kernel time of all the target\'s processes during the measured run, over its requests (for "direct", the backend\'s).'
 ]
-
 
 function parseOptions () {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
       tool: { type: 'string', default: 'autocannon' },
       threads: { type: 'string', default: '1' },
       pin: { type: 'boolean', default: false },
+      backend: { type: 'string' },
       scenarios: { type: 'string' },
       targets: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
@@ -53,6 +59,8 @@ function parseOptions () {
   if (values.help) { console.log(USAGE); process.exit(0) }
   const tool = values.tool
   if (tool !== 'autocannon' && tool !== 'wrk') throw new Error(`--tool: expected autocannon or wrk, got '${tool}'`)
+  const backend = values.backend
+  if (backend !== undefined && backend !== 'nginx' && backend !== 'uws' && backend !== 'node') throw new Error(`--backend: expected nginx, uws or node, got '${backend}'`)
   const pick = <T extends { id: string }>(all: readonly T[], list: string | undefined, what: string): T[] => {
     if (list === undefined) return [...all]
     const ids = list.split(',').map((s) => s.trim()).filter((s) => s !== '')
@@ -60,14 +68,16 @@ function parseOptions () {
     if (unknown.length > 0) throw new Error(`--${what}: unknown ${unknown.join(', ')} (known: ${all.map((x) => x.id).join(', ')})`)
     return all.filter((x) => ids.includes(x.id))
   }
-  const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('auto'), nginx, haproxy]
+  const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('1', false, false), switchyard('1', true), switchyard('auto'), nginx, haproxy]
   return {
     durationS: positiveInt('duration', values.duration),
     warmupS: positiveInt('warmup', values.warmup, 0),
+    rounds: positiveInt('rounds', values.rounds),
     connections: positiveInt('connections', values.connections),
     threads: positiveInt('threads', values.threads),
     tool: tool as ToolName,
     pin: values.pin,
+    backend: backend as 'nginx' | 'uws' | 'node' | undefined,
     scenarios: pick(SCENARIOS, values.scenarios, 'scenarios'),
     targets: pick(targets, values.targets, 'targets')
   }
@@ -103,15 +113,18 @@ async function main (): Promise<void> {
   installCleanup(() => rmSync(tmpDir, { recursive: true, force: true }))
 
   const startedAt = new Date()
+  const backendCpu = opts.pin ? LOAD_CPU : undefined
+  const backend = opts.backend === 'node'
+    ? { ...await startBackendChild(root, backendCpu), kind: 'node:http (bench/servers/backend.ts; slower than the proxies: ratios near 1 then mean little)', pgid: undefined }
+    : await startFastBackend(root, tmpDir, backendCpu, opts.backend)
   const pinText = opts.pin ? `pinned: proxy on CPU ${PROXY_CPU}, backend + ${opts.tool} on CPU ${LOAD_CPU}` : 'not pinned'
-  const heading = `### Load: ${opts.tool}, ${opts.connections} connections, ${opts.durationS} s per run (+${opts.warmupS} s warmup), ${pinText}`
-  const notes = [...NOTES]
-  if (opts.pin) notes.push('With --pin, "direct" has the backend and the load generator sharing CPU 0 while CPU 1 idles, so ÷ direct mostly shows whether one proxy core keeps up; ÷ nginx and ÷ HAProxy compare like with like.')
+  const heading = `### Load: ${opts.tool}, ${opts.connections} connections, ${opts.durationS} s per run (+${opts.warmupS} s warmup), ${opts.rounds} round(s), ${pinText}`
+  const notes = [...NOTES, `Backend: ${backend.kind}; the same instance serves every target.`]
+  if (opts.pin) notes.push('With --pin, "direct" has the backend and the load generator sharing CPU 0 while CPU 1 idles, so it only shows the backend is not the limit.')
   if (opts.tool === 'autocannon') notes.push('autocannon records latency in whole milliseconds, so sub-ms p50/p99 show as 0 or 1.')
   console.error(`${heading}\n${notes.map((n) => `- ${n}`).join('\n')}\n`)
 
-  const backend = await startBackendChild(root, opts.pin ? LOAD_CPU : undefined)
-  const env: TargetEnv = { root, tmpDir, backendPort: backend.port, cpu: opts.pin ? PROXY_CPU : undefined }
+  const env: TargetEnv = { root, tmpDir, backendPort: backend.port, ...(backend.pgid === undefined ? {} : { backendPgid: backend.pgid }), cpu: opts.pin ? PROXY_CPU : undefined }
   const load: LoadOptions = {
     durationS: opts.durationS,
     connections: opts.connections,
@@ -121,65 +134,70 @@ async function main (): Promise<void> {
   }
   const rows: Row[] = []
   try {
-    for (const t of opts.targets) {
-      const base = { target: t.id, label: t.label }
-      const skip = t.unavailable(env) ??
-        (opts.pin && t.id === 'switchyard-auto' ? '--pin measures one proxy on one CPU' : undefined)
-      if (skip !== undefined) {
-        console.error(`[${t.id}] skipped: ${skip}`)
-        for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'skipped', reason: skip })
-        continue
-      }
-      let running
-      try {
-        running = await t.start(env)
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err)
-        console.error(`[${t.id}] failed to start: ${reason}`)
-        for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'error', reason: `start failed: ${reason}` })
-        continue
-      }
-      try {
-        for (const sc of opts.scenarios) {
-          try {
-            if (opts.warmupS > 0) await runLoad(opts.tool, running.url, sc, { ...load, durationS: opts.warmupS })
-            const m = await runLoad(opts.tool, running.url, sc, load)
-            console.error(`[${t.id}] ${sc.title}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, errors ${m.errors}, non-2xx ${m.non2xx}`)
-            rows.push({ ...base, scenario: sc.id, status: 'ok', measurement: m })
-          } catch (err) {
-            const reason = err instanceof Error ? err.message : String(err)
-            console.error(`[${t.id}] ${sc.title} failed: ${reason}`)
-            rows.push({ ...base, scenario: sc.id, status: 'error', reason })
-          }
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const t of opts.targets) {
+        const base = { round, target: t.id, label: t.label }
+        const skip = t.unavailable(env) ??
+          (opts.pin && t.id === 'switchyard-auto' ? '--pin measures one proxy on one CPU' : undefined)
+        if (skip !== undefined) {
+          if (round === 1) console.error(`[${t.id}] skipped: ${skip}`)
+          for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'skipped', reason: skip })
+          continue
         }
-      } finally {
-        await running.stop()
+        let running
+        try {
+          running = await t.start(env)
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err)
+          console.error(`[${t.id}] failed to start: ${reason}`)
+          for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'error', reason: `start failed: ${reason}` })
+          continue
+        }
+        try {
+          for (const sc of opts.scenarios) {
+            try {
+              if (opts.warmupS > 0) await runLoad(opts.tool, running.url, sc, { ...load, durationS: opts.warmupS })
+              const before = running.pgid === undefined ? undefined : groupCpu(running.pgid)
+              const m = await runLoad(opts.tool, running.url, sc, load)
+              const after = running.pgid === undefined ? undefined : groupCpu(running.pgid)
+              const cpu = before === undefined || after === undefined || m.requests === 0
+                ? undefined
+                : { userUs: (after.user - before.user) * 1e6 / m.requests, sysUs: (after.sys - before.sys) * 1e6 / m.requests }
+              const cpuText = cpu === undefined ? '' : `, CPU ${cpu.userUs.toFixed(1)}+${cpu.sysUs.toFixed(1)} µs/req`
+              console.error(`[round ${round}] [${t.id}] ${sc.title}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms${cpuText}, errors ${m.errors}, non-2xx ${m.non2xx}`)
+              rows.push({ ...base, scenario: sc.id, status: 'ok', measurement: m, ...(cpu === undefined ? {} : { cpu }) })
+            } catch (err) {
+              const reason = err instanceof Error ? err.message : String(err)
+              console.error(`[round ${round}] [${t.id}] ${sc.title} failed: ${reason}`)
+              rows.push({ ...base, scenario: sc.id, status: 'error', reason })
+            }
+          }
+        } finally {
+          await running.stop()
+        }
       }
     }
   } finally {
     await backend.stop()
   }
 
-  // Scenario-major order reads best in the table.
-  const order = opts.scenarios.map((s) => s.id)
-  rows.sort((a, b) => order.indexOf(a.scenario) - order.indexOf(b.scenario))
-
+  const summary = summarise(opts.scenarios, rows)
   const result = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', kernel: release(), platform: process.platform },
     versions: await versions(),
-    options: { tool: opts.tool, durationS: opts.durationS, warmupS: opts.warmupS, connections: opts.connections, threads: opts.threads, pin: opts.pin },
+    options: { tool: opts.tool, durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, connections: opts.connections, threads: opts.threads, pin: opts.pin, backend: backend.kind },
     notes,
     rows,
-    ratios: ratios(rows)
+    summary
   }
   const dir = join(root, 'bench/results')
   await mkdir(dir, { recursive: true })
   const file = join(dir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`)
   await writeFile(file, JSON.stringify(result, null, 2) + '\n')
 
-  console.log(markdown(opts.scenarios, rows, heading))
+  console.log(markdown(opts.scenarios, summary, heading))
   console.log(notes.map((n) => `- ${n}`).join('\n'))
   console.log(`\nMachine: ${result.machine.cpus} × ${result.machine.model}, Node ${process.version}. JSON: ${relative(process.cwd(), file)}`)
 }

@@ -1,9 +1,10 @@
 // `npm run bench:upstream`: what reading backend responses costs the upstream side of a worker, apart from the proxy.
 // One backend (bench/servers/backend.ts) on CPU 0; on CPU 1, alternating, a client process that keeps 50 requests in
-// flight for --duration seconds and discards the bodies, either through an undici Pool set up as Switchyard's pools
-// are (pipelining 1, the native dispatch handler the upstream stage uses) or through plain node:net sockets that
-// frame each response by its Content-Length (the least any Node HTTP client can spend). Both run with the workers'
-// V8 flags. Prints CPU microseconds per response, user and kernel, and undici ÷ net; writes bench/results/upstream-*.json.
+// flight for --duration seconds and discards the bodies: through Switchyard's own client (src/upstream: a ServerPool
+// as the workers build them), through an undici Pool (pipelining 1, the native dispatch handler the upstream stage
+// used before), or through plain node:net sockets that frame each response by its Content-Length (the least any
+// Node HTTP client can spend). All run with the workers' V8 flags. Prints CPU microseconds per response, user and
+// kernel, and each client ÷ net; writes bench/results/upstream-*.json.
 
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Pool } from 'undici'
 import { WORKER_V8_FLAGS } from '../../src/cluster/supervisor.ts'
+import { ServerPool, UpstreamClock, type ResponseHandler } from '../../src/upstream/index.ts'
 import { installCleanup, pinned, spawnChild, stopAll, waitForJsonLine } from './children.ts'
 import { startBackendChild } from './targets.ts'
 import { positiveInt } from './options.ts'
@@ -21,10 +23,10 @@ import { positiveInt } from './options.ts'
 const USAGE = `usage: node dist/bench/load/upstream-read.js [options]
   --path P          backend path: /64k (default) or /100b
   --duration S      seconds per client run (default 5)
-  --runs N          rounds of undici + net, alternating (default 3; the median is reported)
+  --runs N          rounds of switchyard + undici + net, alternating (default 3; the median is reported)
   --inflight N      requests in flight (default 50)`
 
-const CLIENTS = ['undici', 'net'] as const
+const CLIENTS = ['switchyard', 'undici', 'net'] as const
 type ClientName = typeof CLIENTS[number]
 
 interface Result { readonly client: ClientName, readonly responses: number, readonly seconds: number, readonly userUs: number, readonly sysUs: number }
@@ -38,6 +40,24 @@ async function runClient (client: ClientName, port: number, path: string, inflig
   await new Promise<void>((resolve) => {
     let live = inflight
     const stopped = (): void => { if (--live === 0) resolve() }
+    if (client === 'switchyard') {
+      const clock = new UpstreamClock()
+      const pool = new ServerPool({ host: '127.0.0.1', port, tls: undefined, timeouts: { connect: 2000, response: 30_000, idle: 60_000 } }, inflight, clock)
+      const head = `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n`
+      const one = (): void => {
+        if (Date.now() >= deadline) { stopped(); return }
+        const handler: ResponseHandler = {
+          onHead () {},
+          onWhole () {},
+          onBody () { return true },
+          onEnd () { responses++; one() },
+          onError (err) { throw err }
+        }
+        pool.request({ head, isHead: false, body: null, chunked: false, length: -1, retryStale: true }, handler)
+      }
+      for (let i = 0; i < inflight; i++) one()
+      return
+    }
     if (client === 'undici') {
       const pool = new Pool(`http://127.0.0.1:${port}`, { connections: inflight, pipelining: 1 })
       const one = (): void => {
@@ -109,7 +129,7 @@ async function main (): Promise<void> {
   const seconds = positiveInt('duration', values.duration)
   const inflight = positiveInt('inflight', values.inflight)
   if (values.client !== undefined) {
-    if (!(CLIENTS as readonly string[]).includes(values.client)) throw new Error(`--client: expected undici or net, got '${values.client}'`)
+    if (!(CLIENTS as readonly string[]).includes(values.client)) throw new Error(`--client: expected ${CLIENTS.join(', ')}, got '${values.client}'`)
     await runClient(values.client as ClientName, positiveInt('port', values.port ?? ''), values.path, inflight, seconds)
     return
   }
@@ -135,15 +155,16 @@ async function main (): Promise<void> {
     const m = median(results.filter((x) => x.client === c))
     return { client: c, rps: m.responses / m.seconds, userUs: m.userUs / m.responses, sysUs: m.sysUs / m.responses }
   })
-  const [u, n] = rows as [typeof rows[0], typeof rows[0]]
+  const n = rows.find((x) => x.client === 'net')!
+  const label: Record<ClientName, string> = { switchyard: 'Switchyard (src/upstream ServerPool)', undici: 'undici Pool (as Switchyard used it)', net: 'node:net, framed by Content-Length' }
   console.log([
     `### Reading ${values.path} responses, ${inflight} in flight, ${seconds} s × ${runs} runs per client, the run with the median CPU per response; client on CPU 1, backend on CPU 0`,
     '',
     '| client | responses/s | µs CPU per response, user / kernel | total |',
     '|---|---:|---:|---:|',
-    ...rows.map((x) => `| ${x.client === 'undici' ? 'undici Pool (as Switchyard uses it)' : 'node:net, framed by Content-Length'} | ${Math.round(x.rps)} | ${x.userUs.toFixed(1)} / ${x.sysUs.toFixed(1)} | ${(x.userUs + x.sysUs).toFixed(1)} |`),
+    ...rows.map((x) => `| ${label[x.client]} | ${Math.round(x.rps)} | ${x.userUs.toFixed(1)} / ${x.sysUs.toFixed(1)} | ${(x.userUs + x.sysUs).toFixed(1)} |`),
     '',
-    `undici ÷ net, CPU per response: **${((u.userUs + u.sysUs) / (n.userUs + n.sysUs)).toFixed(2)}×**. A client below 100% of its CPU was waiting on the backend (net usually is), so compare CPU per response, not responses/s.`,
+    `CPU per response ÷ net: ${rows.filter((x) => x !== n).map((x) => `${x.client} **${((x.userUs + x.sysUs) / (n.userUs + n.sysUs)).toFixed(2)}×**`).join(', ')}. A client below 100% of its CPU was waiting on the backend (net usually is), so compare CPU per response, not responses/s.`,
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}`
   ].join('\n'))
   const dir = join(root, 'bench/results')

@@ -1,7 +1,7 @@
 // Reloads under load: a real Switchyard (its CLI, its workers) in front of a backend, driven by many concurrent
 // clients while `switchyard reload` swaps generations again and again. Counts every request and every failure.
 //
-//   npm run bench:reload [-- --connections 64 --reloads 10 --duration 30 --modes keepalive,close --workers 2
+//   npm run bench:reload [-- --connections 64 --reloads 10 --duration 30 --modes keepalive,close,agent-close --workers 2
 //                            --drain-timeout 10s]
 //
 // As root it re-runs itself in a private network namespace (unshare --net) with net.ipv4.tcp_migrate_req=1, as
@@ -22,7 +22,12 @@ const CLI = fileURLToPath(new URL('../../workers/cli.js', import.meta.url))
 const MIGRATE = '/proc/sys/net/ipv4/tcp_migrate_req'
 
 export interface ModeResult {
-  readonly mode: 'keepalive' | 'close'
+  /**
+   * keepalive: a keep-alive Agent; close: a new connection per request (`Connection: close`, no agent);
+   * agent-close: a shared keep-alive Agent whose requests say `Connection: close` (RFC 9112 §9.6: the answer must
+   * say it too, or the Agent reuses a socket the server is closing and the next request gets ECONNRESET).
+   */
+  readonly mode: 'keepalive' | 'close' | 'agent-close'
   readonly connections: number
   readonly durationMs: number
   readonly requests: number
@@ -84,6 +89,7 @@ async function main (): Promise<number> {
   const durationMs = Number(args.duration) * 1000
   const workers = Number(args.workers)
   const modes = args.modes.split(',').map((m) => m.trim()) as Array<ModeResult['mode']>
+  for (const m of modes) if (!['keepalive', 'close', 'agent-close'].includes(m)) throw new Error(`--modes: unknown mode ${m} (keepalive, close, agent-close)`)
 
   const backend = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume()
@@ -159,11 +165,11 @@ async function runMode (mode: ModeResult['mode'], o: ModeOptions): Promise<ModeR
     const counts = { requests: 0, ok: 0, failed: 0 }
     const failures: Record<string, number> = {}
     const fail = (kind: string): void => { counts.failed++; failures[kind] = (failures[kind] ?? 0) + 1 }
-    const agent = mode === 'keepalive' ? new Agent({ keepAlive: true, maxSockets: o.connections }) : false
+    const agent = mode === 'close' ? false : new Agent({ keepAlive: true, maxSockets: o.connections })
     const end = Date.now() + o.durationMs
     const one = async (): Promise<void> => {
       await new Promise<void>((resolve) => {
-        const req = request({ host: '127.0.0.1', port, path: '/', agent, headers: mode === 'close' ? { connection: 'close' } : {} }, (res) => {
+        const req = request({ host: '127.0.0.1', port, path: '/', agent, headers: mode === 'keepalive' ? {} : { connection: 'close' } }, (res) => {
           res.resume()
           res.once('end', () => {
             counts.requests++

@@ -4,7 +4,7 @@
 // UwsDownstream.send does). No proxy can serve a hit on this uWS build faster than this.
 // Run as `node dist/bench/servers/uws-bare.js --port P`; prints one JSON line.
 import { parseArgs } from 'node:util'
-import { loadNativeUws } from '../../src/listener/index.ts'
+import { loadNativeUws } from '../../src/engine/index.ts'
 
 const BODY = Buffer.alloc(1024, 'c')
 const HEAD = Buffer.from('200 OK\r\ncontent-type: application/octet-stream\r\ncache-control: max-age=3600\r\netag: "bench-1k"\r\nvia: 1.1 switchyard\r\nx-cache: HIT', 'latin1')

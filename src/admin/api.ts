@@ -1,21 +1,25 @@
 // The admin API: a small JSON HTTP server in the primary, on its own listener (default 127.0.0.1:9090), never on
 // the client port. Every route is a handler the primary wires in; this file only does HTTP: routing, the bearer
 // token, body reading and JSON answers.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { once } from 'node:events'
 import type { Logger } from 'pino'
 
-/** A handler's answer: an HTTP status and a JSON body. */
-export interface AdminReply { readonly status: number, readonly body: unknown }
+/** A handler's answer: an HTTP status and a JSON body; with `contentType`, `body` is a string sent as it is. */
+export interface AdminReply { readonly status: number, readonly body: unknown, readonly contentType?: string }
 
-export type AdminHandler = (params: Readonly<Record<string, string>>, body: unknown) => AdminReply | Promise<AdminReply>
+export type AdminHandler = (params: Readonly<Record<string, string>>, body: unknown, request: { readonly headers: IncomingHttpHeaders }) => AdminReply | Promise<AdminReply>
 
 export interface AdminRoute {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   /** Path with `:name` segments, e.g. `/api/upstreams/:name/servers`. */
   readonly path: string
   readonly handler: AdminHandler
+  /** Answered without the token (the dashboard page, which holds no data and asks for the token itself). */
+  readonly public?: boolean
+  /** Takes the response over instead of `handler` (a stream: the dashboard's events); the token still applies. */
+  readonly stream?: (res: ServerResponse) => void
 }
 
 export interface AdminOptions {
@@ -34,7 +38,7 @@ export interface AdminServer {
 
 const MAX_BODY = 1024 * 1024
 
-interface Compiled { readonly method: string, readonly parts: readonly string[], readonly handler: AdminHandler }
+interface Compiled { readonly method: string, readonly parts: readonly string[], readonly handler: AdminHandler, readonly public: boolean, readonly stream: ((res: ServerResponse) => void) | undefined }
 
 function match (parts: readonly string[], path: readonly string[]): Record<string, string> | undefined {
   if (parts.length !== path.length) return undefined
@@ -50,7 +54,7 @@ function match (parts: readonly string[], path: readonly string[]): Record<strin
 
 /** Starts listening; rejects if the address cannot be bound. */
 export async function startAdmin (o: AdminOptions): Promise<AdminServer> {
-  const routes: Compiled[] = o.routes.map((r) => ({ method: r.method, parts: r.path.split('/'), handler: r.handler }))
+  const routes: Compiled[] = o.routes.map((r) => ({ method: r.method, parts: r.path.split('/'), handler: r.handler, public: r.public === true, stream: r.stream }))
   // Compared as digests, so the comparison takes the same time whatever the length of the guess.
   const want = o.token === undefined ? undefined : createHash('sha256').update(o.token).digest()
   const authorised = (req: IncomingMessage): boolean => {
@@ -74,13 +78,14 @@ export async function startAdmin (o: AdminOptions): Promise<AdminServer> {
     })
   })
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (!authorised(req)) {
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '').split('/')
+    const open = routes.some((r) => r.public && r.method === req.method && match(r.parts, path) !== undefined)
+    if (!open && !authorised(req)) {
       req.resume()
       res.setHeader('www-authenticate', 'Bearer realm="switchyard"')
       send(res, 401, { error: 'SWY_ADMIN_UNAUTHORIZED', message: 'a valid Authorization: Bearer token is required' })
       return
     }
-    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '').split('/')
     const candidates = routes.map((r) => ({ r, params: match(r.parts, path) })).filter((c) => c.params !== undefined)
     if (candidates.length === 0) { req.resume(); send(res, 404, { error: 'SWY_ADMIN_NOT_FOUND', message: `no admin route ${req.url ?? ''}` }); return }
     const hit = candidates.find((c) => c.r.method === req.method)
@@ -90,6 +95,7 @@ export async function startAdmin (o: AdminOptions): Promise<AdminServer> {
       send(res, 405, { error: 'SWY_ADMIN_METHOD', message: `${req.method ?? ''} is not allowed here` })
       return
     }
+    if (hit.r.stream !== undefined) { req.resume(); hit.r.stream(res); return }
     let body: unknown
     const chunks: Buffer[] = []
     let size = 0
@@ -104,8 +110,11 @@ export async function startAdmin (o: AdminOptions): Promise<AdminServer> {
         return
       }
     }
-    const reply = await hit.r.handler(hit.params!, body)
-    send(res, reply.status, reply.body)
+    const reply = await hit.r.handler(hit.params!, body, { headers: req.headers })
+    if (reply.contentType === undefined) { send(res, reply.status, reply.body); return }
+    const raw = String(reply.body)
+    res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(raw), 'cache-control': 'no-store' })
+    res.end(raw)
   }
 
   server.listen({ host: o.host, port: o.port, exclusive: true })

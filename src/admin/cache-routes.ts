@@ -1,6 +1,6 @@
 // Admin API route for the HTTP cache: POST /api/cache/purge removes entries by exact URL, URL prefix or tag from the
 // shared level and (pub/sub) from every worker's memory on every host sharing state.
-import type { PurgeSelector } from '../cache/index.ts'
+import type { PurgeSelector } from '../cache/store/index.ts'
 import type { AdminReply, AdminRoute } from './api.ts'
 
 export interface CacheAdminContext {

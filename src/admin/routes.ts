@@ -3,7 +3,7 @@ import type { Config } from '../config/index.ts'
 import type { WorkerInfo, FromWorker, ReloadOutcome } from '../cluster/index.ts'
 import type { ActiveHealth } from '../health/index.ts'
 import type { AdminRoute } from './api.ts'
-import type { CacheStoreStats } from '../cache/index.ts'
+import type { CacheStoreStats } from '../cache/store/index.ts'
 
 export interface AdminContext {
   readonly supervisor: {

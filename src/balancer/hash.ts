@@ -1,6 +1,6 @@
 // Consistent hashing on a ring of virtual nodes: a key (client IP, header or cookie) always maps
 // to the same server, and removing one of N servers moves only the ~1/N of keys that were on it.
-import { isEligible, type PickContext, type Strategy, type Target } from './strategy.js'
+import { isEligible, type PickContext, type Strategy, type Target } from './strategy.ts'
 
 /** Virtual nodes per unit of weight. 160 is ketama's figure (as in nginx's `hash ... consistent`). */
 export const VNODES_PER_WEIGHT = 160

@@ -1,22 +1,21 @@
 // Public surface of the balancer: the strategy types and one factory that builds a strategy by name.
 // Other folders import from here only.
-import type { Random, Strategy, Target } from './strategy.js'
-import { createRoundRobin } from './round-robin.js'
-import { createWeighted } from './weighted.js'
-import { createLeastConn } from './least-conn.js'
-import { createP2C } from './p2c.js'
-import { createHash } from './hash.js'
+import type { BalanceKind } from '../config/index.ts'
+import type { Random, Strategy, Target } from './strategy.ts'
+import { createRoundRobin } from './round-robin.ts'
+import { createWeighted } from './weighted.ts'
+import { createLeastConn } from './least-conn.ts'
+import { createP2C } from './p2c.ts'
+import { createHash } from './hash.ts'
 
-export type { PickContext, Random, Strategy, Target } from './strategy.js'
-export type { HashOptions } from './hash.js'
-export { hashString } from './hash.js'
-export { SessionTable, createSessionTable, UNKNOWN, UNAVAILABLE, type SessionTableOptions, type StickyLog, type Entry as StickyEntry, type Miss } from './sticky.js'
-export { createSticky, setCookieValue, RENEW, FALLBACK, type Sticky, type StickyOptions } from './sticky-stage.js'
+export type { PickContext, Random, Strategy, Target } from './strategy.ts'
+export type { HashOptions } from './hash.ts'
+export { hashString } from './hash.ts'
+export { SessionTable, createSessionTable, UNKNOWN, UNAVAILABLE, type SessionTableOptions, type StickyLog, type Entry as StickyEntry, type Miss } from './sticky.ts'
+export { createSticky, setCookieValue, RENEW, FALLBACK, type Sticky, type StickyOptions } from './sticky-stage.ts'
+export { createBalanceStage, balance } from './balance-stage.ts'
 
-/** Every strategy name, e.g. for the config schema's enum. */
-export const BALANCE_KINDS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'] as const
-
-export type BalanceKind = typeof BALANCE_KINDS[number]
+export { BALANCE_KINDS, type BalanceKind } from '../config/index.ts'
 
 export interface StrategyOptions {
   /** Random source in [0, 1): least-conn's starting point and p2c's sampling. */

@@ -1,6 +1,6 @@
 // Least connections: the server with the fewest requests in flight from this worker.
 // Ties go to the higher weight, then rotate, so idle equal servers alternate instead of piling on the first.
-import { isEligible, type PickContext, type Random, type Strategy, type Target } from './strategy.js'
+import { isEligible, type PickContext, type Random, type Strategy, type Target } from './strategy.ts'
 
 class LeastConn implements Strategy {
   readonly name = 'least-conn'

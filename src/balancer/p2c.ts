@@ -1,6 +1,6 @@
 // Power of two random choices: sample two distinct eligible servers, send to the less loaded.
 // Load is (inflight + 1) / weight, so among idle servers the heavier one still wins.
-import { isEligible, type PickContext, type Random, type Strategy, type Target } from './strategy.js'
+import { isEligible, type PickContext, type Random, type Strategy, type Target } from './strategy.ts'
 
 /** True when `a` is strictly less loaded than `b`; cross-multiplied to avoid division. */
 function lighter (a: Target, b: Target): boolean {

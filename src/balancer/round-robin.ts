@@ -1,6 +1,6 @@
 // Round robin: each pick takes the next server in list order, skipping unhealthy or excluded ones.
 // A skipped server's turn passes to the next eligible one, so the survivors stay evenly loaded.
-import { isEligible, type PickContext, type Strategy, type Target } from './strategy.js'
+import { isEligible, type PickContext, type Strategy, type Target } from './strategy.ts'
 
 class RoundRobin implements Strategy {
   readonly name = 'round-robin'

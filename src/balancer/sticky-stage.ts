@@ -1,13 +1,14 @@
 // Sticky sessions on the data path: the stage that routes a request by its session (in place of the balance stage),
 // the retry strategy that moves a session deterministically, and the response hook that records, learns and issues.
 import type { StickyConfig } from '../config/index.ts'
-import { DONE, NEXT, type Exchange, type Stage, type Verdict } from '../pipeline/index.ts'
-import { SessionTable, UNAVAILABLE, UNKNOWN, type Entry, type Miss, type SessionTableOptions } from './sticky.js'
-import type { Strategy, Target } from './strategy.js'
+import { DONE, NEXT, type Exchange, type Stage, type StickySession, type Verdict } from '../pipeline/index.ts'
+import { SessionTable, UNAVAILABLE, UNKNOWN, type Entry, type Miss, type SessionTableOptions } from './sticky.ts'
+import type { Strategy, Target } from './strategy.ts'
+import { balance } from './balance-stage.ts'
 
-/** ex.sessionFlags: the mapping is written again on response (TTL renewal, or a write that failed while state was down). */
+/** StickySession.flags: the mapping is written again on response (TTL renewal, or a write that failed while state was down). */
 export const RENEW = 1
-/** ex.sessionFlags: routed by the hash fallback while state was unavailable; the response records nothing. */
+/** StickySession.flags: routed by the hash fallback while state was unavailable; the response records nothing. */
 export const FALLBACK = 2
 
 /** Ids Switchyard issues: 16 random bytes in base64url. Anything else in the cookie is treated as no session. */
@@ -39,22 +40,58 @@ export interface Sticky {
   close (): Promise<void>
 }
 
+/** What the stage, the retry strategy and the response hook of one sticky upstream share. */
+interface StickyContext {
+  readonly table: SessionTable
+  /** The upstream's own strategy. */
+  readonly inner: Strategy
+  /** `cookie` mode (Switchyard issues the cookie), else `learn` mode (the application's cookie). */
+  readonly cookieMode: boolean
+  /** The cookie's name. */
+  readonly name: string
+  /** What follows `NAME=id` in an issued Set-Cookie (Path, Max-Age, flags). */
+  readonly suffix: string
+}
+
 export function createSticky (o: StickyOptions): Sticky {
   const c = o.config
   const table = new SessionTable({ ...o, ttlMs: c.ttl })
-  const inner = o.strategy
-  const cookieMode = c.mode === 'cookie'
-  const name = c.name
-  const suffix = `; Path=${c.path}; Max-Age=${Math.ceil(c.ttl / 1000)}${c.httpOnly ? '; HttpOnly' : ''}; SameSite=${SAME_SITE[c.sameSite]}${c.secure ? '; Secure' : ''}`
-
-  const balance = (ex: Exchange): Verdict => {
-    const t = inner.pick(ex)
-    if (t === undefined) return ex.reject('SWY_NO_HEALTHY_UPSTREAM')
-    ex.target = t
-    return NEXT
+  const ctx: StickyContext = {
+    table,
+    inner: o.strategy,
+    cookieMode: c.mode === 'cookie',
+    name: c.name,
+    suffix: `; Path=${c.path}; Max-Age=${Math.ceil(c.ttl / 1000)}${c.httpOnly ? '; HttpOnly' : ''}; SameSite=${SAME_SITE[c.sameSite]}${c.secure ? '; Secure' : ''}`
   }
+  return {
+    stage: stickyStage(ctx),
+    strategy: {
+      name: `sticky+${ctx.inner.name}`,
+      pick (pc, exclude) {
+        const s = pc.sticky
+        return s === undefined || s === null ? ctx.inner.pick(pc, exclude) : table.pickFor(s.id, exclude)
+      }
+    },
+    table,
+    unreachable (ex, target) {
+      const id = ex.sticky?.id
+      if (id === undefined) return
+      const exclude = new Set(ex.tried)
+      exclude.add(target)
+      const next = table.pickFor(id, exclude)
+      // Not confirmed by an answer yet; the next request's response confirms it or moves the session again.
+      if (next !== undefined) table.remember(id, next.url, true)
+    },
+    filter: (base) => ctx.cookieMode ? cookieFilter(ctx, base) : learnFilter(ctx, base),
+    close: async () => { await table.close() }
+  }
+}
 
-  const route = (ex: Exchange, id: string, r: Entry | Miss): Verdict => {
+/** The stage: a request with a valid session cookie goes to its server; anything else is balanced. */
+function stickyStage (ctx: StickyContext): Stage {
+  const { table, inner, cookieMode, name } = ctx
+  const route = (ex: Exchange, session: StickySession, r: Entry | Miss): Verdict => {
+    const id = session.id
     if (ex.aborted) return DONE
     let t: Target | undefined
     let flags = 0
@@ -64,10 +101,10 @@ export function createSticky (o: StickyOptions): Sticky {
     } else if (r === UNKNOWN) {
       // An issued id the map lost (expired, or written while state was down) was minted to hash to its server.
       // A learned one has no such link: balance normally, and the response records who answered.
-      if (!cookieMode) return balance(ex)
+      if (!cookieMode) return balance(ex, inner)
       t = table.pickFor(id)
     } else {
-      ex.sessionUrl = r.url
+      session.url = r.url
       if (r.fresh) { r.fresh = false; flags = RENEW } else if (r.dirty && !table.degraded) flags = RENEW
       const mapped = table.target(r.url)
       // Unhealthy or no longer configured: the session moves where the ring sends it; the response records the move.
@@ -75,92 +112,77 @@ export function createSticky (o: StickyOptions): Sticky {
     }
     if (t === undefined) return ex.reject('SWY_NO_HEALTHY_UPSTREAM')
     ex.target = t
-    ex.sessionFlags = flags
+    session.flags = flags
     return NEXT
   }
-
-  const stage: Stage = {
+  return {
     name: 'sticky',
     run (ex) {
       const id = ex.cookie(name)
-      if (id === undefined || !(cookieMode ? ISSUED_ID.test(id) : id !== '' && id.length <= MAX_LEARNED)) return balance(ex)
-      ex.session = id
+      if (id === undefined || !(cookieMode ? ISSUED_ID.test(id) : id !== '' && id.length <= MAX_LEARNED)) return balance(ex, inner)
+      const session: StickySession = { id, url: null, flags: 0 }
+      ex.sticky = session
       const r = table.resolve(id)
-      if (r instanceof Promise) return r.then((x) => route(ex, id, x))
-      return route(ex, id, r)
+      if (r instanceof Promise) return r.then((x) => route(ex, session, x))
+      return route(ex, session, r)
     }
   }
+}
 
-  const strategy: Strategy = {
-    name: `sticky+${inner.name}`,
-    pick (ctx, exclude) {
-      const s = ctx.session
-      return s === undefined || s === null ? inner.pick(ctx, exclude) : table.pickFor(s, exclude)
-    }
+/** What the response does for the session it carried: record a move or a new mapping, renew, or nothing. */
+function settle (table: SessionTable, ex: Exchange, url: string): boolean {
+  const s = ex.sticky
+  if (s === null || (s.flags & FALLBACK) !== 0) return false
+  const id = s.id
+  if (s.url !== url) {
+    // Concurrent requests of one session: the first response recorded it (or its announcement arrived).
+    if (table.holds(id, url)) return false
+    // Whichever server answered is the session's server now (HAProxy's `option redispatch`); a change is announced.
+    table.remember(id, url, s.url !== null)
+    return true
   }
-
-  /** What the response does for the session it carried: record a move or a new mapping, renew, or nothing. */
-  const settle = (ex: Exchange, url: string): boolean => {
-    const id = ex.session
-    if (id === null || (ex.sessionFlags & FALLBACK) !== 0) return false
-    if (ex.sessionUrl !== url) {
-      // Concurrent requests of one session: the first response recorded it (or its announcement arrived).
-      if (table.holds(id, url)) return false
-      // Whichever server answered is the session's server now (HAProxy's `option redispatch`); a change is announced.
-      table.remember(id, url, ex.sessionUrl !== null)
-      return true
-    }
-    if ((ex.sessionFlags & RENEW) !== 0) {
-      table.remember(id, url, false)
-      return true
-    }
-    return false
+  if ((s.flags & RENEW) !== 0) {
+    table.remember(id, url, false)
+    return true
   }
+  return false
+}
 
-  return {
-    stage,
-    strategy,
-    table,
-    unreachable (ex, target) {
-      const id = ex.session
-      if (id === null) return
-      const exclude = new Set(ex.tried)
-      exclude.add(target)
-      const next = table.pickFor(id, exclude)
-      // Not confirmed by an answer yet; the next request's response confirms it or moves the session again.
-      if (next !== undefined) table.remember(id, next.url, true)
-    },
-    filter (base) {
-      if (cookieMode) {
-        return (raw, requestId, ex) => {
-          const head = base(raw, requestId)
-          const t = ex.target!
-          if (ex.session === null) {
-            const id = table.mint(t)
-            // Not stored yet: the id hashes to t, where a follow-up without a mapping goes, and that follow-up stores
-            // it. So a client that never returns the cookie (no cookie jar: bots, probes) costs no state write.
-            if (table.pickFor(id) !== t) table.remember(id, t.url, false)
-            head.headers.push('set-cookie', `${name}=${id}${suffix}`)
-          } else if (settle(ex, t.url)) {
-            // Re-sent whenever the mapping is written, so the cookie's Max-Age slides with the map's TTL.
-            head.headers.push('set-cookie', `${name}=${ex.session}${suffix}`)
-          }
-          return head
-        }
-      }
-      return (raw, requestId, ex) => {
-        const head = base(raw, requestId)
-        const url = ex.target!.url
-        const learned = setCookieValue(raw, name)
-        if (learned !== undefined && learned !== ex.session && learned.length <= MAX_LEARNED) {
-          const known = table.peek(learned)
-          if (known === undefined || known.url !== url || known.dirty) table.remember(learned, url, known !== undefined && known.url !== url)
-        }
-        settle(ex, url)
-        return head
-      }
-    },
-    close: async () => { await table.close() }
+type Filter<H> = (raw: readonly Buffer[], requestId: string, ex: Exchange) => H
+
+/** Cookie mode: issues the cookie to a request without a session, and re-sends it whenever the mapping is written. */
+function cookieFilter<H extends { readonly headers: Array<string | Uint8Array> }> (ctx: StickyContext, base: (raw: readonly Buffer[], requestId: string) => H): Filter<H> {
+  const { table, name, suffix } = ctx
+  return (raw, requestId, ex) => {
+    const head = base(raw, requestId)
+    const t = ex.target!
+    if (ex.sticky === null) {
+      const id = table.mint(t)
+      // Not stored yet: the id hashes to t, where a follow-up without a mapping goes, and that follow-up stores
+      // it. So a client that never returns the cookie (no cookie jar: bots, probes) costs no state write.
+      if (table.pickFor(id) !== t) table.remember(id, t.url, false)
+      head.headers.push('set-cookie', `${name}=${id}${suffix}`)
+    } else if (settle(table, ex, t.url)) {
+      // Re-sent whenever the mapping is written, so the cookie's Max-Age slides with the map's TTL.
+      head.headers.push('set-cookie', `${name}=${ex.sticky.id}${suffix}`)
+    }
+    return head
+  }
+}
+
+/** Learn mode: the backend's Set-Cookie maps its session to the server that answered. */
+function learnFilter<H> (ctx: StickyContext, base: (raw: readonly Buffer[], requestId: string) => H): Filter<H> {
+  const { table, name } = ctx
+  return (raw, requestId, ex) => {
+    const head = base(raw, requestId)
+    const url = ex.target!.url
+    const learned = setCookieValue(raw, name)
+    if (learned !== undefined && learned !== ex.sticky?.id && learned.length <= MAX_LEARNED) {
+      const known = table.peek(learned)
+      if (known === undefined || known.url !== url || known.dirty) table.remember(learned, url, known !== undefined && known.url !== url)
+    }
+    settle(table, ex, url)
+    return head
   }
 }
 

@@ -2,8 +2,8 @@
 // pub/sub so that a session moved by one worker moves on every worker of every host. README "Sticky sessions".
 import { randomFillSync } from 'node:crypto'
 import { encode, decode, type SharedState } from '../state/index.ts'
-import { createHash } from './hash.js'
-import type { PickContext, Strategy, Target } from './strategy.js'
+import { createHash } from './hash.ts'
+import type { PickContext, Strategy, Target } from './strategy.ts'
 
 /** The two log calls the table makes (a pino logger fits). */
 export interface StickyLog {

@@ -1,19 +1,8 @@
 // The balancer's contract: pick one server of an upstream for one request.
 // Strategies are built once per config and hold only cross-request state (counters, rings).
+import type { Target } from '../pipeline/index.ts'
 
-/** One backend server as the balancer sees it. `inflight` and `healthy` are kept up to date by the upstream stage and health checks. */
-export interface Target {
-  /** Position in the upstream's `servers` list. */
-  readonly index: number
-  /** Base URL, e.g. `http://127.0.0.1:9001`. */
-  readonly url: string
-  /** Relative weight, ≥ 1. */
-  readonly weight: number
-  /** Requests currently in flight to this server from this worker. */
-  inflight: number
-  /** False while health checks or passive ejection take the server out. */
-  healthy: boolean
-}
+export type { Target }
 
 /** What a strategy may read of the request. No uWS types: the listener copied these. */
 export interface PickContext {
@@ -22,8 +11,8 @@ export interface PickContext {
   header (name: string): string | undefined
   /** Value of a request cookie, or undefined. */
   cookie (name: string): string | undefined
-  /** The sticky session id in play (sticky upstreams only); a retry then moves the session deterministically. */
-  readonly session?: string | null
+  /** The sticky session in play (sticky upstreams only); a retry then moves the session deterministically. */
+  readonly sticky?: { readonly id: string } | null
 }
 
 export interface Strategy {

@@ -1,6 +1,6 @@
 // Smooth weighted round robin, as nginx's ngx_http_upstream_get_peer does it: weights 5,1,1
 // give a a b a c a a rather than a a a a a b c, so a heavy server never gets a long burst.
-import { isEligible, type PickContext, type Strategy, type Target } from './strategy.js'
+import { isEligible, type PickContext, type Strategy, type Target } from './strategy.ts'
 
 class Weighted implements Strategy {
   readonly name = 'weighted'

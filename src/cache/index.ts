@@ -1,4 +1,5 @@
-// Public surface of cache/: the stage, the store, and the RFC 9111 policy adapted to what the stage asks.
+// Public surface of cache/: the stage side (the stage, its tee, the RFC 9111 policy adapted to what the stage asks),
+// and the store side re-exported from store/ for the worker that builds both.
 import * as p from './policy.ts'
 import { parseRange, ifRangeAllows } from './range.ts'
 import type { StagePolicy } from './stage-policy.ts'
@@ -6,8 +7,8 @@ import type { StagePolicy } from './stage-policy.ts'
 export type { CacheEntry, CacheStore, PurgeSelector, RequestPolicy, Usability, Storability, RangeDecision, HeaderLookup } from './types.ts'
 export type { StagePolicy, ResponseInput, StorabilityOptions } from './stage-policy.ts'
 export { createCacheStage, type CacheStageOptions } from './stage.ts'
-export { createCacheStore, type CacheStoreOptions, type CacheStoreHandle, type CacheStoreStats } from './store.ts'
-export { CacheTee } from './tee.ts'
+export { createCacheStore, type CacheStoreOptions, type CacheStoreHandle, type CacheStoreStats } from './store/index.ts'
+export { CacheTee, keepBackendDate } from './tee.ts'
 
 /** policy.ts and range.ts in the stage's shape. */
 export const rfc9111: StagePolicy = {

@@ -1,6 +1,7 @@
 // What a shared HTTP cache may store, for how long, and how a stored entry may be used (RFC 9111, RFC 5861).
 // Pure functions: no I/O, the time comes in as `now` (ms since the epoch), so every host and test reads alike.
 import type { CacheEntry, HeaderLookup, RequestPolicy, Storability, Usability } from './types.ts'
+import { HOP_BY_HOP } from '../upstream/index.ts'
 import { deltaSecondsMs, listHas, parseCacheControl, parseHttpDate, DELTA_SECONDS_MAX } from './cache-control.ts'
 
 const HOUR_MS = 3_600_000
@@ -31,8 +32,7 @@ const STORABLE_STATUSES: ReadonlySet<number> = new Set([...HEURISTIC_STATUSES, 3
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) and ones the cache owns or recomputes (§3.1): never stored. */
 const NOT_STORED: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy-authenticate', 'proxy-authorization', 'content-length', 'date', 'age'
+  ...HOP_BY_HOP, 'proxy-authenticate', 'proxy-authorization', 'content-length', 'date', 'age'
 ])
 
 /**

@@ -4,7 +4,7 @@
 // that stores it.
 import type { Logger } from 'pino'
 import type { RouteCacheConfig } from '../config/index.ts'
-import { DONE, NEXT, Exchange, runExchange, type LocalReplies, type Stage, type Verdict } from '../pipeline/index.ts'
+import { DONE, NEXT, runAfter, type Exchange, type LocalReplies, type Stage, type Verdict } from '../pipeline/index.ts'
 import { ERROR_CODES } from '../errors/index.ts'
 import type { StagePolicy } from './stage-policy.ts'
 import type { CacheEntry, CacheStore, HeaderLookup, RequestPolicy } from './types.ts'
@@ -20,8 +20,6 @@ export interface CacheStageOptions {
   /** Wall clock, ms (entries are compared across hosts). */
   readonly now: () => number
   readonly log: Logger
-  /** The stages after this one (balance, upstream): a background refresh runs them on an exchange of its own. */
-  readonly rest: () => readonly Stage[]
 }
 
 /** Request fields that are about the client's copy, never sent with our own fill or revalidation. */
@@ -55,171 +53,177 @@ function scan (h: readonly string[]): number {
 }
 
 export function createCacheStage (o: CacheStageOptions): Stage {
-  const { store, policy, log, now, routeId } = o
-  const lockTimeout = o.config.lock_timeout
-  const convertHead = o.config.convert_head
-  const hitForMiss = o.config.hit_for_miss
+  return new CacheStage(o)
+}
+
+/** A request past the memory level: what it allows, how to read its headers, and the keys it is looked up under. */
+interface Miss {
+  readonly req: RequestPolicy
+  readonly header: HeaderLookup
+  readonly flags: number
+  readonly primary: string
+  readonly requestTime: number
+}
+
+const noLookup: HeaderLookup = () => undefined
+
+class CacheStage implements Stage {
+  readonly name = 'cache'
+  readonly #store: CacheStore
+  readonly #policy: StagePolicy
+  readonly #now: () => number
+  readonly #routeId: string
+  readonly #lockTimeout: number
+  readonly #convertHead: boolean
+  readonly #hitForMiss: number
+  readonly #server: EntryServer
+  readonly #shared: TeeShared
+  readonly #plainGet: RequestPolicy
   /** Keys whose last fill was not storable, and until when their misses skip the lock (insertion order = age). */
-  const uncoalesced = new Map<string, number>()
-  const skipsLock = (key: string, t: number): boolean => {
-    const until = uncoalesced.get(key)
-    if (until === undefined) return false
-    if (until > t) return true
-    uncoalesced.delete(key)
-    return false
-  }
-  const noLookup: HeaderLookup = () => undefined
-  const variantKey = (primary: string, names: readonly string[], header: HeaderLookup): string => `${primary}\n${policy.secondaryKey(names, header)}`
-  const server = new EntryServer(policy)
-  const shared: TeeShared = {
-    store,
-    policy,
-    server,
-    maxObject: o.config.max_object,
-    options: { storeSetCookie: o.config.store_set_cookie, heuristic: o.config.heuristic },
-    now,
-    log,
-    variantKey,
-    uncacheable (key) {
-      if (hitForMiss === 0) return
-      uncoalesced.delete(key)
-      if (uncoalesced.size >= HIT_FOR_MISS_KEYS) uncoalesced.delete(uncoalesced.keys().next().value!)
-      uncoalesced.set(key, now() + hitForMiss)
-    },
-    cacheable (key) {
-      uncoalesced.delete(key)
+  readonly #uncoalesced = new Map<string, number>()
+  /** Keys this worker refreshes in the background now, and since when (one refresh per key per worker). */
+  readonly #refreshing = new Map<string, number>()
+  readonly #bgReplies: LocalReplies
+
+  constructor (o: CacheStageOptions) {
+    const { store, policy, now, log } = o
+    this.#store = store
+    this.#policy = policy
+    this.#now = now
+    this.#routeId = o.routeId
+    this.#lockTimeout = o.config.lock_timeout
+    this.#convertHead = o.config.convert_head
+    this.#hitForMiss = o.config.hit_for_miss
+    this.#server = new EntryServer(policy)
+    this.#shared = {
+      store,
+      policy,
+      server: this.#server,
+      maxObject: o.config.max_object,
+      options: { storeSetCookie: o.config.store_set_cookie, heuristic: o.config.heuristic },
+      now,
+      log,
+      variantKey: (primary, names, header) => this.#variantKey(primary, names, header),
+      uncacheable: (key) => { this.#uncacheable(key) },
+      cacheable: (key) => { this.#uncoalesced.delete(key) }
+    }
+    this.#plainGet = policy.request('GET', noLookup)
+    this.#bgReplies = {
+      reply (ex, code) {
+        ex.status = ERROR_CODES[code].status
+        ex.downstream.reply(ex.status, [], code, false)
+      },
+      fault (ex, err) { log.warn({ reqId: ex.requestId, err }, 'cache: background refresh failed') }
     }
   }
-  const plainGet = policy.request('GET', noLookup)
-  /** Keys this worker refreshes in the background now, and since when (one refresh per key per worker). */
-  const refreshing = new Map<string, number>()
-  const bgReplies: LocalReplies = {
-    reply (ex, code) {
-      ex.status = ERROR_CODES[code].status
-      ex.downstream.reply(ex.status, [], code, false)
-    },
-    fault (ex, err) { log.warn({ reqId: ex.requestId, err }, 'cache: background refresh failed') }
+
+  run (ex: Exchange): Verdict | Promise<Verdict> {
+    const m = ex.method
+    if (m !== 'GET' && m !== 'HEAD') {
+      // Unsafe methods invalidate the URL once the backend accepted them (RFC 9111 §4.4); OPTIONS and TRACE are safe.
+      if (m !== 'OPTIONS' && m !== 'TRACE') ex.downstream = new InvalidatingDownstream(ex.downstream, this.#store, urlOf(ex), ex.tls, this.#shared.log)
+      return NEXT
+    }
+    const flags = scan(ex.headers)
+    const req = (flags & F_POLICY) === 0 ? this.#plainGet : this.#policy.request(m, lookupOf(ex))
+    const primary = `${this.#routeId}|${ex.host.toLowerCase()}|${ex.path}${ex.query === '' ? '' : '?'}${ex.query}`
+    if (req.noStore || (flags & F_PRECONDITION) !== 0) {
+      // no-store, or If-Match / If-Unmodified-Since (only the origin can judge those): not consulted, not stored.
+      const bypass: Miss = { req, header: noLookup, flags: 0, primary, requestTime: 0 }
+      return this.#forward(ex, bypass, MODE_PASS, 'BYPASS', primary, false, undefined)
+    }
+    if (!req.noCache) {
+      // A response without Vary is stored under the primary key itself, so one lookup finds it; only a miss there
+      // asks whether the resource varies (a second lookup per hit was a tenth of the hit path's JS time).
+      const store = this.#store
+      let e = store.getLocal(primary)
+      if (e === undefined) {
+        const vary = store.getVaryLocal(primary)
+        if (vary !== undefined && vary.length > 0) e = store.getLocal(this.#variantKey(primary, vary, lookupOf(ex)))
+      }
+      if (e !== undefined) {
+        const t = this.#now()
+        if (this.#policy.usability(e, req, t) === 'fresh') {
+          this.#server.serve(ex, ex.downstream, e, HIT, flags, t)
+          return DONE
+        }
+      }
+    }
+    return this.#slow(ex, { req, header: lookupOf(ex), flags, primary, requestTime: this.#now() })
   }
 
-  /** Puts a tee in front of the client and lets the request go on to the backend. */
-  const forward = (ex: Exchange, req: RequestPolicy, header: HeaderLookup, flags: number, mode: number, xcache: string,
-    key: string, primary: string, locked: boolean, stale: CacheEntry | undefined, requestTime: number): Verdict => {
-    // A HEAD that may fill the cache is fetched as GET (convert_head); not one about the client's own copy (Range,
-    // conditionals) with nothing to revalidate: its answer would not be stored anyway.
-    if (ex.method === 'HEAD' && convertHead && mode === MODE_STORE && (stale !== undefined || (flags & CLIENT_COPY) === 0)) ex.forwardMethod = 'GET'
-    const tee = new CacheTee(ex, ex.downstream, shared, {
-      mode, xcache, key, primary, url: urlOf(ex), req, header, locked, stale, flags, requestTime
-    })
-    ex.downstream = tee
-    ex.onFinish = () => { if (ex.aborted) tee.abandon() }
-    if (stale !== undefined) ex.forwardHeaders = revalidating(ex.headers, policy.revalidationHeaders(stale))
-    return NEXT
+  #variantKey (primary: string, names: readonly string[], header: HeaderLookup): string {
+    return `${primary}\n${this.#policy.secondaryKey(names, header)}`
   }
 
-  /** Serves a stale entry and refreshes it once in the background (stale-while-revalidate). */
-  const refreshInBackground = (ex: Exchange, req: RequestPolicy, header: HeaderLookup, key: string, primary: string, entry: CacheEntry): void => {
-    const t = now()
-    const since = refreshing.get(key)
-    if (since !== undefined && t - since < 2 * lockTimeout) return
-    refreshing.set(key, t)
-    const settled = (): void => { refreshing.delete(key) }
-    store.lock(key, lockTimeout).then((l) => {
-      if (l === 'held') { settled(); return }
-      const sink = new SinkDownstream()
-      const bg = new Exchange({
-        method: 'GET',
-        path: ex.path,
-        query: ex.query,
-        host: ex.host,
-        headers: ex.headers as string[],
-        contentLength: -1,
-        contentLengthCount: 0,
-        chunked: false,
-        peerIp: ex.peerIp,
-        tls: ex.tls,
-        startTime: ex.startTime,
-        body: null,
-        downstream: sink,
-        replies: bgReplies,
-        onComplete: () => {}
-      })
-      sink.ex = bg
-      bg.requestId = ex.requestId
-      bg.clientIp = ex.clientIp
-      bg.trustedPeer = ex.trustedPeer
-      bg.forwardPath = ex.forwardPath
-      bg.route = ex.route
-      const tee = new CacheTee(bg, sink, shared, {
-        mode: MODE_STORE, xcache: 'MISS', key, primary, url: urlOf(ex), req, header, locked: l === 'acquired', stale: entry, flags: 0, requestTime: now(), onSettled: settled
-      })
-      bg.downstream = tee
-      bg.onFinish = () => { if (bg.aborted) tee.abandon() }
-      bg.forwardHeaders = revalidating(ex.headers, policy.revalidationHeaders(entry))
-      runExchange(o.rest(), bg)
-    }, (err: unknown) => {
-      settled()
-      log.error({ err, key }, 'cache: lock failed')
-    })
+  /** The key `m` is stored under, given the Vary names recorded for its primary key. */
+  async #keyOf (m: Miss): Promise<string> {
+    const vary = this.#store.getVaryLocal(m.primary) ?? await this.#store.getVary(m.primary)
+    return vary === undefined || vary.length === 0 ? m.primary : this.#variantKey(m.primary, vary, m.header)
   }
 
-  /** Everything past a memory miss: the shared level, coalescing, revalidation. */
-  const slow = async (ex: Exchange, req: RequestPolicy, flags: number, primary: string): Promise<Verdict> => {
-    const header = lookupOf(ex)
-    const requestTime = now()
-    let vary = store.getVaryLocal(primary) ?? await store.getVary(primary)
-    let key = vary === undefined || vary.length === 0 ? primary : variantKey(primary, vary, header)
+  /** Everything past a memory miss: the shared level, then coalescing (#fill). */
+  async #slow (ex: Exchange, m: Miss): Promise<Verdict> {
+    const store = this.#store
+    const policy = this.#policy
+    const key = await this.#keyOf(m)
     let entry = await store.get(key)
     // A memory copy that is no longer fresh may hide a fresher entry another worker or host has stored since.
-    if (entry !== undefined && store.getLocal(key) === entry && policy.usability(entry, req, now()) !== 'fresh') {
+    if (entry !== undefined && store.getLocal(key) === entry && policy.usability(entry, m.req, this.#now()) !== 'fresh') {
       entry = (await store.getShared(key)) ?? entry
     }
     if (ex.aborted) return DONE
     if (entry !== undefined) {
-      const u = policy.usability(entry, req, now())
-      if (u === 'fresh') { server.serve(ex, ex.downstream, entry, HIT, flags, now()); return DONE }
-      if (u === 'stale-while-revalidate' && !req.onlyIfCached) {
-        server.serve(ex, ex.downstream, entry, STALE, flags, now())
-        refreshInBackground(ex, req, header, key, primary, entry)
+      const u = policy.usability(entry, m.req, this.#now())
+      if (u === 'fresh') { this.#server.serve(ex, ex.downstream, entry, HIT, m.flags, this.#now()); return DONE }
+      if (u === 'stale-while-revalidate' && !m.req.onlyIfCached) {
+        this.#server.serve(ex, ex.downstream, entry, STALE, m.flags, this.#now())
+        this.#refreshInBackground(ex, m, key, entry)
         return DONE
       }
     }
-    if (req.onlyIfCached) return ex.reject('SWY_NOT_CACHED')
+    if (m.req.onlyIfCached) return ex.reject('SWY_NOT_CACHED')
     // A HEAD not fetched as GET (no body to store), or a request about the client's own copy (Range, conditionals)
     // that found no entry: forwarded as sent, not coalesced; a full 200 to a GET may still be stored, a 206 or 304 never is.
-    const headAsSent = ex.method === 'HEAD' && !convertHead
-    if (entry === undefined && (headAsSent || (flags & CLIENT_COPY) !== 0)) {
-      return forward(ex, req, header, flags, headAsSent ? MODE_PASS : MODE_STORE, 'MISS', key, primary, false, undefined, requestTime)
+    const headAsSent = ex.method === 'HEAD' && !this.#convertHead
+    if (entry === undefined && (headAsSent || (m.flags & CLIENT_COPY) !== 0)) {
+      return this.#forward(ex, m, headAsSent ? MODE_PASS : MODE_STORE, 'MISS', key, false, undefined)
     }
     // Its last fill was not storable: nobody waits for this one either (what it brings is still stored if it may be).
-    if (skipsLock(key, requestTime)) return forward(ex, req, header, flags, MODE_STORE, 'MISS', key, primary, false, entry, requestTime)
+    if (this.#skipsLock(key, m.requestTime)) return this.#forward(ex, m, MODE_STORE, 'MISS', key, false, entry)
+    return await this.#fill(ex, m, key, entry)
+  }
+
+  /** Coalescing: become the one fetcher of `key` cluster-wide, or wait for whoever is and serve what they stored. */
+  async #fill (ex: Exchange, m: Miss, key: string, entry: CacheEntry | undefined): Promise<Verdict> {
+    const store = this.#store
     for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
-      const l = await store.lock(key, lockTimeout)
+      const l = await store.lock(key, this.#lockTimeout)
       if (ex.aborted) { if (l === 'acquired') void store.release(key); return DONE }
-      if (l === 'unavailable') return forward(ex, req, header, flags, MODE_STORE, 'MISS', key, primary, false, entry, requestTime)
+      if (l === 'unavailable') return this.#forward(ex, m, MODE_STORE, 'MISS', key, false, entry)
       if (l === 'acquired') {
         // Double-checked: a fill may have landed between our read and the lock.
         if (entry === undefined) {
           const again = await store.get(key)
-          if (again !== undefined && policy.usability(again, req, now()) === 'fresh') {
+          if (again !== undefined && this.#policy.usability(again, m.req, this.#now()) === 'fresh') {
             void store.release(key)
             if (ex.aborted) return DONE
-            server.serve(ex, ex.downstream, again, HIT, flags, now())
+            this.#server.serve(ex, ex.downstream, again, HIT, m.flags, this.#now())
             return DONE
           }
         }
         if (ex.aborted) { void store.release(key); return DONE }
-        return forward(ex, req, header, flags, MODE_STORE, 'MISS', key, primary, true, entry, requestTime)
+        return this.#forward(ex, m, MODE_STORE, 'MISS', key, true, entry)
       }
       // Held: someone in the cluster is fetching this key. Wait for the fill, then serve it.
-      const w = await store.waitFill(key, lockTimeout)
+      const w = await store.waitFill(key, this.#lockTimeout)
       if (ex.aborted) return DONE
-      vary = store.getVaryLocal(primary) ?? await store.getVary(primary)
-      const filledKey = vary === undefined || vary.length === 0 ? primary : variantKey(primary, vary, header)
+      const filledKey = await this.#keyOf(m)
       const filled = await store.get(filledKey)
       if (ex.aborted) return DONE
-      const u = filled === undefined ? 'revalidate' : policy.usability(filled, req, now())
+      const u = filled === undefined ? 'revalidate' : this.#policy.usability(filled, m.req, this.#now())
       if (u !== 'revalidate') {
-        server.serve(ex, ex.downstream, filled!, u === 'fresh' ? HIT : STALE, flags, now())
+        this.#server.serve(ex, ex.downstream, filled!, u === 'fresh' ? HIT : STALE, m.flags, this.#now())
         return DONE
       }
       // The holder died (its lock expired): try to become the fetcher. Otherwise its response was not storable,
@@ -228,43 +232,63 @@ export function createCacheStage (o: CacheStageOptions): Stage {
       key = filledKey
       entry = filled
     }
-    return forward(ex, req, header, flags, MODE_STORE, 'MISS', key, primary, false, entry, requestTime)
+    return this.#forward(ex, m, MODE_STORE, 'MISS', key, false, entry)
   }
 
-  return {
-    name: 'cache',
-    run (ex) {
-      const m = ex.method
-      if (m !== 'GET' && m !== 'HEAD') {
-        // Unsafe methods invalidate the URL once the backend accepted them (RFC 9111 §4.4); OPTIONS and TRACE are safe.
-        if (m !== 'OPTIONS' && m !== 'TRACE') ex.downstream = new InvalidatingDownstream(ex.downstream, store, urlOf(ex), ex.tls, log)
-        return NEXT
-      }
-      const flags = scan(ex.headers)
-      const req = (flags & F_POLICY) === 0 ? plainGet : policy.request(m, lookupOf(ex))
-      const primary = `${routeId}|${ex.host.toLowerCase()}|${ex.path}${ex.query === '' ? '' : '?'}${ex.query}`
-      if (req.noStore || (flags & F_PRECONDITION) !== 0) {
-        // no-store, or If-Match / If-Unmodified-Since (only the origin can judge those): not consulted, not stored.
-        return forward(ex, req, noLookup, 0, MODE_PASS, 'BYPASS', primary, primary, false, undefined, 0)
-      }
-      if (!req.noCache) {
-        // A response without Vary is stored under the primary key itself, so one lookup finds it; only a miss there
-        // asks whether the resource varies (a second lookup per hit was a tenth of the hit path's JS time).
-        let e = store.getLocal(primary)
-        if (e === undefined) {
-          const vary = store.getVaryLocal(primary)
-          if (vary !== undefined && vary.length > 0) e = store.getLocal(variantKey(primary, vary, lookupOf(ex)))
-        }
-        if (e !== undefined) {
-          const t = now()
-          if (policy.usability(e, req, t) === 'fresh') {
-            server.serve(ex, ex.downstream, e, HIT, flags, t)
-            return DONE
-          }
-        }
-      }
-      return slow(ex, req, flags, primary)
-    }
+  /** Puts a tee in front of the client and lets the request go on to the backend. */
+  #forward (ex: Exchange, m: Miss, mode: number, xcache: string, key: string, locked: boolean, stale: CacheEntry | undefined): Verdict {
+    // A HEAD that may fill the cache is fetched as GET (convert_head); not one about the client's own copy (Range,
+    // conditionals) with nothing to revalidate: its answer would not be stored anyway.
+    if (ex.method === 'HEAD' && this.#convertHead && mode === MODE_STORE && (stale !== undefined || (m.flags & CLIENT_COPY) === 0)) ex.forwardMethod = 'GET'
+    const tee = new CacheTee(ex, ex.downstream, this.#shared, {
+      mode, xcache, key, primary: m.primary, url: urlOf(ex), req: m.req, header: m.header, locked, stale, flags: m.flags, requestTime: m.requestTime
+    })
+    ex.downstream = tee
+    ex.onFinish = () => { if (ex.aborted) tee.abandon() }
+    if (stale !== undefined) ex.forwardHeaders = revalidating(ex.headers, this.#policy.revalidationHeaders(stale))
+    return NEXT
+  }
+
+  /** Refreshes a stale entry once in the background (stale-while-revalidate), on an exchange of its own. */
+  #refreshInBackground (ex: Exchange, m: Miss, key: string, entry: CacheEntry): void {
+    const t = this.#now()
+    const since = this.#refreshing.get(key)
+    if (since !== undefined && t - since < 2 * this.#lockTimeout) return
+    this.#refreshing.set(key, t)
+    const settled = (): void => { this.#refreshing.delete(key) }
+    this.#store.lock(key, this.#lockTimeout).then((l) => {
+      if (l === 'held') { settled(); return }
+      const sink = new SinkDownstream()
+      const bg = ex.background(sink, this.#bgReplies)
+      sink.ex = bg
+      const tee = new CacheTee(bg, sink, this.#shared, {
+        mode: MODE_STORE, xcache: 'MISS', key, primary: m.primary, url: urlOf(ex), req: m.req, header: m.header, locked: l === 'acquired', stale: entry, flags: 0, requestTime: this.#now(), onSettled: settled
+      })
+      bg.downstream = tee
+      bg.onFinish = () => { if (bg.aborted) tee.abandon() }
+      bg.forwardHeaders = revalidating(ex.headers, this.#policy.revalidationHeaders(entry))
+      runAfter(this, bg)
+    }, (err: unknown) => {
+      settled()
+      this.#shared.log.error({ err, key }, 'cache: lock failed')
+    })
+  }
+
+  #skipsLock (key: string, t: number): boolean {
+    const until = this.#uncoalesced.get(key)
+    if (until === undefined) return false
+    if (until > t) return true
+    this.#uncoalesced.delete(key)
+    return false
+  }
+
+  /** The fill holding the lock on `key` will not be stored: its next misses skip the lock (hit-for-miss). */
+  #uncacheable (key: string): void {
+    if (this.#hitForMiss === 0) return
+    const u = this.#uncoalesced
+    u.delete(key)
+    if (u.size >= HIT_FOR_MISS_KEYS) u.delete(u.keys().next().value!)
+    u.set(key, this.#now() + this.#hitForMiss)
   }
 }
 

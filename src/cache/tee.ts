@@ -339,3 +339,20 @@ function relatedTargets (headers: readonly (string | Uint8Array)[]): string[] {
   }
   return out
 }
+
+/**
+ * The response filter of a cached route: the backend's Date goes to the cache's tee (the client gets the engine's own
+ * Date, but the entry's age is computed from the backend's, RFC 9111 §4.2.3). Other routes keep the plain filter.
+ */
+export function keepBackendDate<E extends { readonly downstream: unknown }, H> (base: (raw: readonly Buffer[], requestId: string, ex: E) => H): (raw: readonly Buffer[], requestId: string, ex: E) => H {
+  return (raw, requestId, ex) => {
+    const d = ex.downstream
+    if (d instanceof CacheTee) {
+      for (let i = 0; i < raw.length; i += 2) {
+        const n = raw[i]!
+        if (n.length === 4 && n.toString('latin1').toLowerCase() === 'date') { d.date = raw[i + 1]!.toString('latin1'); break }
+      }
+    }
+    return base(raw, requestId, ex)
+  }
+}

@@ -5,11 +5,12 @@ import type { Logger } from 'pino'
 import { ConfigError, type Config } from '../config/index.ts'
 import { EmbeddedStore, createRedisState, createKeys, redisTargetOf, type SharedState } from '../state/index.ts'
 import { createActiveHealth, type ActiveHealth } from '../health/index.ts'
-import { createCacheStore, type CacheStoreHandle, type PurgeSelector } from '../cache/index.ts'
+import { createCacheStore, type CacheStoreHandle, type PurgeSelector } from '../cache/store/index.ts'
 import { createMembershipStore, overlay, sameServers, EMPTY_SNAPSHOT, type MembershipSnapshot, type MembershipStore, type Overlaid } from '../membership/index.ts'
 import { Supervisor, workerCount } from './supervisor.ts'
 import { probeListen } from './listen-probe.ts'
 import type { ToWorker } from './messages.ts'
+import { MetricsTotals } from '../metrics/index.ts'
 
 /** How often membership is re-read without an announcement: discovery TTLs need the short one. */
 const POLL_DISCOVERY_MS = 1000
@@ -35,6 +36,10 @@ export interface ControllerOptions {
 
 export class Controller {
   readonly supervisor: Supervisor
+  /** Metric totals: workers' deltas and what the controller counts itself (reloads, ejections, purges). */
+  readonly metrics = new MetricsTotals()
+  /** The last passive ejection of each server (`upstream url`), for the dashboard. */
+  readonly lastEjection = new Map<string, { reason: string, at: number }>()
   readonly #o: ControllerOptions
   readonly #log: Logger
   #state: SharedState
@@ -66,8 +71,14 @@ export class Controller {
       log: o.log,
       exec: o.exec,
       snapshot: (g) => this.#healthMessages(g),
+      onExit: (w) => { this.metrics.forget(w.id) },
       onMessage: (w, m) => {
+        if (m.type === 'metrics') { this.metrics.add(w.id, m.delta); return }
         if (m.type !== 'ejection') return
+        if (m.ejected) {
+          this.metrics.inc('ejections', [m.upstream, m.url])
+          this.lastEjection.set(`${m.upstream} ${m.url}`, { reason: m.reason, at: Date.now() })
+        }
         const fields = { worker: w.id, generation: w.generation, upstream: m.upstream, server: m.url, failures: m.failures, forMs: m.forMs, reason: m.reason }
         if (m.ejected) this.#log.warn(fields, 'server ejected by a worker after consecutive failures (passive detection)')
         else this.#log.info(fields, 'ejected server back in rotation')
@@ -80,6 +91,8 @@ export class Controller {
   /** The config file as last loaded (what the admin API may change). */
   get fileConfig (): Config { return this.#file }
   get membership (): MembershipStore { return this.#store }
+  /** The shared state the primary uses now (Redis when configured, else the embedded store). */
+  get state (): SharedState { return this.#state }
 
   /** Where a served server comes from and whether it is drained. */
   member (upstream: string, url: string): { origin: string, draining: boolean } {
@@ -100,6 +113,7 @@ export class Controller {
     })
     const faults = this.#cache.stats().faults
     const n = await this.#cache.purge(selector)
+    this.metrics.inc('purges', [])
     const complete = this.#cache.stats().faults === faults
     if (complete) this.#log.info({ selector, purged: n }, 'cache purged')
     else this.#log.warn({ selector, purged: n }, 'cache purge incomplete: shared state unavailable')
@@ -137,10 +151,12 @@ export class Controller {
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err
         this.#log.error({ why, problems: err.problems }, 'reload refused: invalid configuration; the running config keeps serving')
+        this.metrics.inc('reloads', ['failed'])
         return { ok: false, status: 422, error: 'SWY_CONFIG_INVALID', message: err.message, problems: err.problems }
       }
       const stateChanged = JSON.stringify(next.state) !== JSON.stringify(this.#file.state)
       const outcome = await this.#swap(overlay(next, this.#snapshot), why)
+      this.metrics.inc('reloads', [outcome.ok ? 'ok' : 'failed'])
       if (outcome.ok) {
         this.#file = next
         if (stateChanged) {

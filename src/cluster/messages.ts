@@ -1,6 +1,7 @@
 // Typed IPC between the primary and its workers.
 import type { Config } from '../config/index.ts'
-import type { CacheStoreStats } from '../cache/index.ts'
+import type { CacheStoreStats } from '../cache/store/index.ts'
+import type { MetricsDelta } from '../metrics/index.ts'
 
 export type ToWorker =
   | { readonly type: 'config', readonly config: Config, readonly generation: number }
@@ -20,6 +21,8 @@ export type FromWorker =
   /** Passive detection ejected a server from this worker's balancing (or let it back in). */
   | { readonly type: 'ejection', readonly upstream: string, readonly url: string, readonly ejected: boolean, readonly forMs: number, readonly failures: number, readonly reason: string }
   /** Per upstream, per server (config order): in-flight requests, errors in the last minute or two, ejected. */
+  /** Metric increments since the worker's last such message, and its gauges' levels (about once a second). */
+  | { readonly type: 'metrics', readonly delta: MetricsDelta }
   | { readonly type: 'stats', readonly id: number, readonly upstreams: Readonly<Record<string, ReadonlyArray<{ readonly inflight: number, readonly recentErrors: number, readonly ejected: boolean }>>>, readonly cache?: CacheStoreStats }
 
 export function isFromWorker (m: unknown): m is FromWorker {

@@ -17,6 +17,8 @@ export interface SupervisorOptions {
   readonly snapshot?: (generation: number) => readonly ToWorker[]
   /** Every other message a worker sends once it runs (ejections). */
   readonly onMessage?: (worker: WorkerInfo, m: FromWorker) => void
+  /** A worker process exited (any reason, any generation). */
+  readonly onExit?: (worker: WorkerInfo) => void
   readonly now?: () => number
 }
 
@@ -82,6 +84,7 @@ export class Supervisor {
   readonly #workers = new Map<Worker, Tracked>()
   #config: Config
   #crashes: number[] = []
+  #replaced = 0
   #stopping = false
   /** The generation that serves (and whose dead workers are replaced). */
   #generation = 1
@@ -104,6 +107,8 @@ export class Supervisor {
   get workers (): number { return this.#workers.size }
   get generation (): number { return this.#generation }
   get config (): Config { return this.#config }
+  /** Serving workers that died and were replaced (or are waiting for their replacement) since the start. */
+  get replaced (): number { return this.#replaced }
 
   /** The config workers of `generation` run (while any of them lives), or undefined. */
   configOf (generation: number): Config | undefined {
@@ -145,7 +150,7 @@ export class Supervisor {
   }
 
   /**
-   * Zero-downtime reload (uws-notes.md §1): forks a whole new generation with `config`; once every new worker
+   * Zero-downtime reload (docs/uws.md §1): forks a whole new generation with `config`; once every new worker
    * listens, each old worker stops accepting, answers what it still has with `Connection: close`, and exits once
    * idle (bounded by shutdown.drain_timeout). If any new worker fails, the new generation is stopped, the old one
    * keeps serving and this rejects with StartupError. Resolves once the new generation serves; the old one
@@ -180,11 +185,13 @@ export class Supervisor {
   }
 
   async #spawn (config: Config, generation: number): Promise<number[]> {
-    const w = cluster.fork()
+    // uWebSockets.js 20.57 reads its head-size cap from the environment when it loads (20.30 ignores it).
+    const w = cluster.fork({ UWS_HTTP_MAX_HEADERS_SIZE: String(config.limits.max_header_size) })
     const tracked: Tracked = { worker: w, generation, startedAt: this.#now(), state: 'starting' }
     this.#workers.set(w, tracked)
     w.on('exit', (code, signal) => {
       this.#workers.delete(w)
+      this.#o.onExit?.(info(tracked))
       if (generation !== this.#generation && ![...this.#workers.values()].some((t) => t.generation === generation)) this.#configs.delete(generation)
       if (this.#stopping || tracked.state !== 'serving' || generation !== this.#generation) return
       this.#log.warn({ worker: w.id, pid: w.process.pid, generation, code, signal, uptimeMs: this.#now() - tracked.startedAt }, 'worker died; replacing it')
@@ -225,6 +232,7 @@ export class Supervisor {
   /** Replaces a dead worker: at once for the first crash, then doubling (100 ms … 10 s) while crashes keep coming. */
   #replace (): void {
     const now = this.#now()
+    this.#replaced++
     this.#crashes = this.#crashes.filter((t) => now - t < CRASH_WINDOW_MS)
     this.#crashes.push(now)
     const n = this.#crashes.length

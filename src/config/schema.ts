@@ -2,7 +2,7 @@
 // zod is used here and nowhere else; validateConfig() turns its issues into path-exact problems for ConfigError.
 import { z } from 'zod'
 import { parseDuration, parseSize } from './units.ts'
-import { parseCidr } from '../net/cidr.ts'
+import { parseCidr } from '../net/index.ts'
 import { formatPath, type ConfigProblem } from './config-error.ts'
 
 const DURATION = 'must be a duration such as 500ms, 2s, 1m or 1h'
@@ -64,10 +64,12 @@ const HASH_BY = /^(ip|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[A-Za-z0-9!#$%&'
 // RFC 9110 §5.6.2 token.
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/
 const HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i
-const BALANCE = ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'] as const
+/** Every balancing strategy's name (balancer/ builds them from these). */
+export const BALANCE_KINDS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'] as const
+export type BalanceKind = typeof BALANCE_KINDS[number]
 const WORKERS = 'must be auto or a whole number from 1 to 256'
 
-// A TLS server name: lower-case (uWS matches SNI case-sensitively, uws-notes.md §4), `*.` for one label.
+// A TLS server name: lower-case (uWS matches SNI case-sensitively, docs/uws.md §4), `*.` for one label.
 const SNI_HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/
 const FILE = z.string().min(1)
 
@@ -277,7 +279,7 @@ const upstreamTls = z.strictObject({
 
 const upstream = z.strictObject({
   /** How a server is picked for each request. */
-  balance: z.enum(BALANCE).default('round-robin'),
+  balance: z.enum(BALANCE_KINDS).default('round-robin'),
   /** For `balance: hash`: what is hashed. `ip`, `header:NAME` or `cookie:NAME`; a missing value hashes the client IP. */
   hash: z.strictObject({
     by: z.string().regex(HASH_BY, 'must be ip, header:NAME or cookie:NAME')
@@ -418,17 +420,19 @@ const routeCache = z.strictObject({
   lock_timeout: duration('5s').refine((ms) => ms >= 10 && ms <= 600_000, 'must be from 10ms to 10m')
 })
 
-/** The methods this uWS build accepts at all (uws-notes.md §3); any other is closed before Switchyard sees it. */
+/** The standard methods (RFC 9110 §9.3 and PATCH, RFC 5789): what `limits.methods` admits by default. */
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const
-const METHOD = `must be one of ${HTTP_METHODS.join(', ')} (uWS closes the connection on any other method)`
+/** A method is an RFC 9110 §9.1 token. */
+export const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const METHOD = 'must be a method name: an RFC 9110 token such as GET, PURGE or PROPFIND'
 
 const methods = z.array(z.string({ error: METHOD }).transform((m, ctx) => {
-  const u = m.toUpperCase()
-  if (!(HTTP_METHODS as readonly string[]).includes(u)) {
+  if (!METHOD_TOKEN.test(m)) {
     ctx.addIssue({ code: 'custom', message: METHOD })
     return z.NEVER
   }
-  return u
+  // Methods are case-sensitive (RFC 9110 §9.1) and every registered one is upper-case: `purge` in a config means PURGE.
+  return m.toUpperCase()
 })).min(1, 'must list at least one method').transform((l) => [...new Set(l)])
 
 const maxBody = z.union([z.string(), z.number()], { error: SIZE }).transform((v, ctx) => {
@@ -441,7 +445,7 @@ const maxBody = z.union([z.string(), z.number()], { error: SIZE }).transform((v,
 })
 
 /** Keys of `limits` read before a route is chosen: top level only. */
-const TOP_LEVEL_LIMITS = ['max_inflight_per_ip', 'max_connections_per_ip', 'allow_encoded_slash', 'merge_slashes'] as const
+const TOP_LEVEL_LIMITS = ['max_inflight_per_ip', 'max_connections_per_ip', 'allow_encoded_slash', 'merge_slashes', 'max_headers', 'max_header_size', 'body_timeout'] as const
 
 /**
  * Request limits and guards (see README "Limits and guards"). Each key can be overridden per route under
@@ -454,8 +458,30 @@ const limits = z.strictObject({
    * 413 with the connection closed.
    */
   max_body: maxBody.default(10 * 1024 * 1024),
-  /** Methods admitted; any other gets 405 SWY_METHOD_NOT_ALLOWED with Allow. Default: the nine methods uWS accepts. */
+  /**
+   * Methods admitted, any RFC 9110 token (PURGE, PROPFIND, MKCOL …); any other gets 405 SWY_METHOD_NOT_ALLOWED with
+   * Allow. Default: the nine standard methods. uWebSockets.js 20.30 closes the connection on a method outside those
+   * nine before Switchyard sees it (the primary warns when this list names one and 20.30 is the engine).
+   */
   methods: methods.default([...HTTP_METHODS]),
+  /**
+   * Most header lines in a request (Host included); more: 431 SWY_HEADERS_TOO_LARGE and the connection closes. The
+   * engine's own cap comes first: 98 lines on uWebSockets.js 20.57 (its own 431), 48 on 20.30 (no answer).
+   */
+  max_headers: z.number().int().min(1).max(1000).default(64),
+  /**
+   * Largest request head (request line and header lines). Over it: 431 and the connection closes. uWebSockets.js 20.57
+   * enforces it itself (each worker gets it as UWS_HTTP_MAX_HEADERS_SIZE; its default is 4 KiB); on 20.30 Switchyard
+   * checks heads that arrive in one read, and uWS closes heads over about 4 KiB that arrive in several.
+   */
+  max_header_size: size('16kb').refine((b) => b >= 1024 && b <= 1024 * 1024, 'must be from 1kb to 1mb'),
+  /**
+   * Longest wait for the next piece of a request body (nginx's client_body_timeout). A client that stalls longer gets
+   * 408 SWY_REQUEST_TIMEOUT (or, once the answer has started, a cut connection) and the backend request is aborted.
+   * Time the proxy itself holds the client back (a slow backend) does not count. 0: only the engine's own timeout
+   * (about 12 s on uWebSockets.js 20.30, 32 s on 20.57).
+   */
+  body_timeout: duration('10s').refine((ms) => ms === 0 || (ms >= 1000 && ms <= 3_600_000), 'must be 0 or from 1s to 1h'),
   /**
    * Requests in flight per client address (after trusted_proxies), per worker; over it: 429 SWY_CLIENT_INFLIGHT_LIMIT.
    * 0: no cap. A host with N workers admits up to N × this per address.
@@ -467,6 +493,11 @@ const limits = z.strictObject({
    * and its connection closed until the count is back at or under the cap. 0: no cap.
    */
   max_connections_per_ip: z.number().int().min(0).max(1_000_000).default(0),
+  /**
+   * Open WebSockets per route on this host; over it, an upgrade gets 503 SWY_WEBSOCKET_LIMIT. Each worker admits its
+   * share (the cap divided by the workers, rounded up). 0: no cap. Per route under `routes[].limits`.
+   */
+  max_websockets: z.number().int().min(0).max(10_000_000).default(0),
   /** Let `%2F` through (kept encoded, never decoded) instead of refusing the path with 400 SWY_BAD_PATH. */
   allow_encoded_slash: z.boolean().default(false),
   /** Merge runs of `/` in the path into one before routing and forwarding (`//admin` is `/admin`). */
@@ -478,6 +509,8 @@ const routeLimits = z.strictObject({
   max_body: maxBody.optional(),
   /** This route's methods (e.g. `[GET, HEAD]`); default: the top-level limits.methods. */
   methods: methods.optional(),
+  /** This route's cap on open WebSockets on this host; default: the top-level limits.max_websockets. */
+  max_websockets: z.number().int().min(0).max(10_000_000).optional(),
   // Accepted only to say where they belong.
   ...Object.fromEntries(TOP_LEVEL_LIMITS.map((k) => [k, z.unknown().optional()])) as Record<typeof TOP_LEVEL_LIMITS[number], z.ZodOptional<z.ZodUnknown>>
 }).superRefine((l, ctx) => {
@@ -486,7 +519,8 @@ const routeLimits = z.strictObject({
   }
 }).transform((l) => ({
   ...(l.max_body === undefined ? {} : { max_body: l.max_body }),
-  ...(l.methods === undefined ? {} : { methods: l.methods })
+  ...(l.methods === undefined ? {} : { methods: l.methods }),
+  ...(l.max_websockets === undefined ? {} : { max_websockets: l.max_websockets })
 }))
 
 const HSTS_AGE = 'must be a duration such as 1y, 180d, 12h or 3600s'
@@ -521,6 +555,32 @@ const securityHeaders = z.strictObject({
   frame_options: z.union([z.literal(false), z.string().transform((v) => v.toUpperCase()).pipe(z.enum(['DENY', 'SAMEORIGIN']))], { error: 'must be DENY, SAMEORIGIN or false' })
     .default('DENY')
 })
+
+const WEBSOCKET = 'must be false, true or an object such as { max_message: 1mb, idle_timeout: 60s, max_buffered: 4mb }'
+
+/**
+ * WebSocket upgrades on a route (see README "WebSockets"): every route carries them unless `websocket: false`, which
+ * refuses them with 400 SWY_WEBSOCKET_REFUSED. The object form tunes the relay.
+ */
+const websocket = z.preprocess((v) => v === false ? { enabled: false } : v === true ? {} : v, z.strictObject({
+  /** Carry upgrades on this route; `websocket: false` is the short form of `{ enabled: false }`. */
+  enabled: z.boolean().default(true),
+  /**
+   * Largest message either way. A bigger message from the client closes its socket with 1009 (Message Too Big); from
+   * the backend, the backend's socket closes with 1009 and the client gets 1011.
+   */
+  max_message: size('1mb').refine((b) => b >= 1024 && b <= 256 * 1024 * 1024, 'must be from 1kb to 256mb'),
+  /** Close a WebSocket (1001 both ways) after this long without a message either way. 0: never. */
+  idle_timeout: duration('60s').refine((ms) => ms === 0 || ms >= 1000, 'must be 0 or at least 1s'),
+  /**
+   * Bytes queued toward each side before the relay pushes back: toward a slow client, reading from the backend
+   * pauses until the client takes them; toward a slow backend (a WebSocket client cannot be paused), the client's
+   * socket closes with 1013 (Try Again Later). Bounds a socket's memory to about this plus two max_message.
+   */
+  max_buffered: size('4mb').refine((b) => b >= 16 * 1024 && b <= 1024 * 1024 * 1024, 'must be from 16kb to 1gb'),
+  /** Compress messages to clients that offer permessage-deflate (RFC 7692). The backend hop is never compressed. */
+  deflate: z.boolean().default(true)
+}, { error: WEBSOCKET }))
 
 const route = z.strictObject({
   match: z.strictObject({
@@ -562,7 +622,9 @@ const route = z.strictObject({
   /** This route's max_body and methods; each key absent here falls back to the top-level `limits`. */
   limits: routeLimits.optional(),
   /** Security response headers for this route (HSTS, X-Content-Type-Options, X-Frame-Options). Absent: none. */
-  security_headers: securityHeaders.optional()
+  security_headers: securityHeaders.optional(),
+  /** WebSocket upgrades on this route: carried by default; `false` refuses them with 400. */
+  websocket: websocket.prefault({})
 })
 
 const hostPort = z.strictObject({
@@ -618,8 +680,11 @@ export const configSchema = z.strictObject({
   log: z.strictObject({
     /** pino level. */
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** One JSON line per request, at info level. */
-    access: z.boolean().default(true),
+    /**
+     * One JSON line per request, at info level: `true` on stdout with the other lines, `false` none, or an absolute
+     * file path the workers append them to (reopened on SIGUSR1 to the primary, for logrotate).
+     */
+    access: z.union([z.boolean(), z.string().refine((p) => p.startsWith('/'), 'must be true, false or an absolute file path')]).default(true),
     /** Human-readable output. Default: only when stdout is a terminal. */
     pretty: z.boolean().optional()
   }).prefault({}),
@@ -647,6 +712,11 @@ export const configSchema = z.strictObject({
   body_highwater: size('64kb'),
   state: state.optional(),
   admin: admin.prefault({}),
+  /** Prometheus metrics: workers count, the primary serves `GET /metrics` on the admin listener (README "Metrics"). */
+  metrics: z.strictObject({
+    /** `false`: workers count nothing and send nothing, and the admin listener has no /metrics (the cost bench's baseline). */
+    enabled: z.boolean().default(true)
+  }).prefault({}),
   /** The HTTP cache's per-worker memory level (routes turn caching on with their own `cache` key). */
   cache: z.strictObject({
     /** Bytes of cached responses each worker keeps in memory (least recently used out first). 0: shared level only. */
@@ -670,6 +740,7 @@ export type ListenConfig = Config['listen'][number]
 export type RouteCacheConfig = NonNullable<RouteConfig['cache']>
 export type LimitsConfig = Config['limits']
 export type SecurityHeadersConfig = NonNullable<RouteConfig['security_headers']>
+export type WebSocketConfig = RouteConfig['websocket']
 
 /**
  * Rules across keys. The value may be partly parsed (other keys failed), so every read is checked,
@@ -692,7 +763,7 @@ function crossCheck (c: unknown): Array<{ path: PropertyKey[], message: string }
       if (isRecord(u) && (u.servers === undefined || (Array.isArray(u.servers) && u.servers.length === 0)) && u.discover === undefined) {
         out.push({ path: ['upstreams', name, 'servers'], message: 'must list at least one server (or set discover)' })
       }
-      if (isRecord(u) && u.hash !== undefined && u.balance !== 'hash' && BALANCE.includes(u.balance as typeof BALANCE[number])) {
+      if (isRecord(u) && u.hash !== undefined && u.balance !== 'hash' && BALANCE_KINDS.includes(u.balance as BalanceKind)) {
         out.push({ path: ['upstreams', name, 'hash'], message: 'is only used with balance: hash' })
       }
     }
@@ -811,6 +882,7 @@ interface SchemaDef {
   readonly type: string
   readonly innerType?: z.core.$ZodType
   readonly in?: z.core.$ZodType
+  readonly out?: z.core.$ZodType
   readonly shape?: Readonly<Record<string, z.core.$ZodType>>
   readonly element?: z.core.$ZodType
   readonly valueType?: z.core.$ZodType
@@ -821,7 +893,8 @@ function unwrap (s: z.core.$ZodType): z.core.$ZodType {
   for (;;) {
     const d: SchemaDef = s._zod.def
     if (d.innerType !== undefined) s = d.innerType
-    else if (d.type === 'pipe' && d.in !== undefined) s = d.in
+    // A preprocess is a pipe from a transform: the schema that reads the input is its output side.
+    else if (d.type === 'pipe' && d.in !== undefined) s = d.in._zod.def.type === 'transform' && d.out !== undefined ? d.out : d.in
     else return s
   }
 }

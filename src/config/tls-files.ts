@@ -1,5 +1,5 @@
 // Certificate and key files named by the config, checked in Node when the config is loaded: uWS takes file names
-// only, throws on a missing file in SSLApp and crashes the process on a bad one in addServerName (uws-notes.md §4),
+// only, throws on a missing file in SSLApp and crashes the process on a bad one in addServerName (docs/uws.md §4),
 // so nothing reaches it that Node has not read, parsed and matched first. Each problem names its key path.
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'

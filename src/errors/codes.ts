@@ -11,10 +11,18 @@ export const ERROR_CODES = {
   SWY_METHOD_NOT_ALLOWED: { status: 405, text: 'method not allowed' },
   /** The body is larger than limits.max_body: by its Content-Length, or counted as a chunked body arrives. */
   SWY_REQUEST_TOO_LARGE: { status: 413, text: 'request body too large' },
+  /** More header lines than limits.max_headers, or a head over limits.max_header_size; the reply closes. */
+  SWY_HEADERS_TOO_LARGE: { status: 431, text: 'request header fields too large' },
+  /** The request body stalled for longer than limits.body_timeout; the reply closes and the backend request is aborted. */
+  SWY_REQUEST_TIMEOUT: { status: 408, text: 'request body timed out' },
   /** The client address has limits.max_inflight_per_ip requests in flight on this worker already. */
   SWY_CLIENT_INFLIGHT_LIMIT: { status: 429, text: 'too many requests in flight from this address' },
   /** The client address holds more than limits.max_connections_per_ip connections to this host; the reply closes. */
   SWY_CLIENT_CONNECTION_LIMIT: { status: 429, text: 'too many connections from this address' },
+  /** A WebSocket upgrade on a route with `websocket: false`. */
+  SWY_WEBSOCKET_REFUSED: { status: 400, text: 'websocket upgrades are not served on this route' },
+  /** The route has limits.max_websockets open WebSockets on this host already. */
+  SWY_WEBSOCKET_LIMIT: { status: 503, text: 'too many websockets on this route' },
   SWY_NO_HEALTHY_UPSTREAM: { status: 503, text: 'no healthy upstream server' },
   SWY_UPSTREAM_UNREACHABLE: { status: 502, text: 'upstream unreachable' },
   SWY_UPSTREAM_RESET: { status: 502, text: 'upstream closed the connection' },

@@ -1,7 +1,7 @@
 // Per-route access lists: allow/deny CIDRs checked against the client address (after trusted_proxies). A route
 // without lists has no access stage at all.
 import { NEXT, type Stage } from '../pipeline/index.ts'
-import { createCidrSet } from '../net/cidr.ts'
+import { createCidrSet } from '../net/index.ts'
 
 export interface AccessLists {
   /** When not empty, only these addresses and CIDRs are admitted. */

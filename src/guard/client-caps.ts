@@ -1,10 +1,10 @@
 // Per-client caps: requests in flight per client address (exact, per worker) and open connections per peer address
-// (host-wide, from the kernel's socket table once a second: uWS has no connection open/close hook, uws-notes.md).
+// (host-wide, from the kernel's socket table once a second: uWS has no connection open/close hook, docs/uws.md).
 import { readFile } from 'node:fs/promises'
 import { endianness } from 'node:os'
 import type { Logger } from 'pino'
 import { NEXT, type Exchange, type Hold, type Stage } from '../pipeline/index.ts'
-import { normaliseAddress } from '../net/cidr.ts'
+import { normaliseAddress } from '../net/index.ts'
 
 /** Which peer addresses hold more connections than the cap, as of the last census. */
 export interface ConnectionCensus {

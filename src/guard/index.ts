@@ -1,9 +1,6 @@
 // Public surface of guard/.
 export { createGuard, type GuardOptions } from './guard.ts'
 export { createAccess, createAccessCheck, type AccessLists, type AccessCheck } from './access.ts'
-export { BanTable, BanEntry, formatBan, parseBan, type BanAction, type BanTableOptions } from './ban-table.ts'
-export { createBanCheck, type BanCheckOptions } from './ban.ts'
-export { createBanSync, type BanSync, type BanSyncOptions, type BanLog } from './ban-sync.ts'
 export { createLimits, type RouteLimits } from './limits.ts'
 export { createPathNormaliser, normalisePath, type PathOptions } from './path.ts'
 export { createClientCaps, createConnectionCensus, countEstablished, type ConnectionCensus, type CensusOptions, type ClientCapsOptions } from './client-caps.ts'

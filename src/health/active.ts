@@ -1,21 +1,20 @@
 // Active health checks, run once per host by the primary: each server of an upstream with `health` configured is
 // probed on its own timer (the next probe starts `interval` after the last one ended, so probes never overlap).
 // A server goes down after `unhealthy` consecutive failures and comes back after `healthy` consecutive successes.
-import { Agent, request, type Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { Config, UpstreamConfig } from '../config/index.ts'
-import { serverConnect } from '../upstream/index.ts'
+import { probeServer, serverAddress, type ServerAddress } from '../upstream/client/index.ts'
 
 export type HealthConfig = NonNullable<UpstreamConfig['health']>
 
 /** One probe's outcome: ok, or why not (a status outside `expect`, a timeout, a refused connection). */
 export type ProbeResult = { readonly ok: true } | { readonly ok: false, readonly reason: string }
 
-/** For an https:// server: the dispatcher carrying the upstream's TLS settings, and the SNI name to send. */
-export interface ProbeVia { readonly dispatcher: Dispatcher, readonly servername: string }
+/** How to reach the server: address, port and TLS settings (CA, SNI name, verification, client certificate). */
+export type ProbeVia = ServerAddress
 
 /** Probes `url` (server origin + check path) once, within `timeoutMs`. Injected so tests can script outcomes. */
-export type Probe = (url: string, host: string, timeoutMs: number, expect: HealthConfig['expect'], via?: ProbeVia) => Promise<ProbeResult>
+export type Probe = (url: string, host: string, timeoutMs: number, expect: HealthConfig['expect'], via: ProbeVia) => Promise<ProbeResult>
 
 /** Rise/fall counting for one server. Servers start healthy, so a restarted proxy serves at once. */
 export class ServerHealth {
@@ -71,16 +70,14 @@ interface Checked {
   readonly cfg: HealthConfig
   readonly urls: readonly string[]
   readonly servers: readonly ServerHealth[]
-  /** Per server: its TLS dispatcher (https://), or undefined (the shared plain agent). */
-  readonly via: ReadonlyArray<ProbeVia | undefined>
+  /** Per server: how to reach it. */
+  readonly via: readonly ProbeVia[]
 }
 
 export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
   // Checks use their own connections, one per probe: a pooled keep-alive connection would hide a server that no
   // longer accepts new ones.
-  const agent = new Agent({ pipelining: 0, connections: 1 })
-  const tlsAgents: Agent[] = []
-  const probe = o.probe ?? httpProbe(agent)
+  const probe = o.probe ?? httpProbe()
   const timers = new Set<NodeJS.Timeout>()
   let closed = false
   const checked: Checked[] = []
@@ -93,13 +90,7 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
       return h
     })
     // https:// servers are probed with the same TLS settings (CA, SNI name, verification, client cert) as requests.
-    const via = u.servers.map((s): ProbeVia | undefined => {
-      const sc = serverConnect(u, s.url)
-      if (sc.servername === undefined) return undefined
-      const dispatcher = new Agent({ pipelining: 0, connections: 1, connect: sc.connect })
-      tlsAgents.push(dispatcher)
-      return { dispatcher, servername: sc.servername }
-    })
+    const via = u.servers.map((s) => serverAddress(u, s.url))
     checked.push({ name, cfg, urls: u.servers.map((s) => s.url), servers, via })
   }
 
@@ -114,7 +105,7 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
     const t = setTimeout(() => {
       timers.delete(t)
       const url = c.urls[i]!
-      probe(url + c.cfg.path, new URL(url).host, c.cfg.timeout, c.cfg.expect, c.via[i]).then((r) => {
+      probe(url + c.cfg.path, new URL(url).host, c.cfg.timeout, c.cfg.expect, c.via[i]!).then((r) => {
         if (closed) return
         const s = c.servers[i]!
         if (s.record(r)) {
@@ -151,32 +142,17 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
       closed = true
       for (const t of timers) clearTimeout(t)
       timers.clear()
-      await Promise.all([agent, ...tlsAgents].map(async (a) => { await a.close() }))
     }
   }
 }
 
 /** GET over a fresh connection (Connection: close); ok when the status is in `expect` before `timeoutMs`. */
-export function httpProbe (agent: Agent): Probe {
+export function httpProbe (): Probe {
   return async (url, host, timeoutMs, expect, via) => {
-    try {
-      const res = await request(url, {
-        dispatcher: via?.dispatcher ?? agent,
-        ...(via === undefined ? {} : { servername: via.servername }),
-        method: 'GET',
-        reset: true,
-        headers: { host, 'user-agent': 'switchyard-health' },
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs)
-      })
-      await res.body.dump()
-      if (expect.some(([lo, hi]) => res.statusCode >= lo && res.statusCode <= hi)) return { ok: true }
-      return { ok: false, reason: `status ${res.statusCode}` }
-    } catch (err) {
-      const e = err as { name?: string, code?: string, message?: string }
-      const reason = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message ?? 'error')
-      return { ok: false, reason }
-    }
+    const u = new URL(url)
+    const r = await probeServer(via, u.pathname + u.search, host, timeoutMs)
+    if ('reason' in r) return { ok: false, reason: r.reason }
+    if (expect.some(([lo, hi]) => r.status >= lo && r.status <= hi)) return { ok: true }
+    return { ok: false, reason: `status ${r.status}` }
   }
 }

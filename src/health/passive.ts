@@ -2,7 +2,7 @@
 // 5xx answers) eject it from this worker's balancing for a while, longer each time it happens again, as Envoy's
 // outlier detection and nginx's max_fails do. It also holds the primary's active-check verdicts, so a target's
 // `healthy` flag, the one thing strategies read, is always `checked && !ejected`.
-import type { Target } from '../balancer/index.ts'
+import type { Target } from '../pipeline/index.ts'
 import type { UpstreamConfig } from '../config/index.ts'
 
 export type PassiveConfig = UpstreamConfig['passive']

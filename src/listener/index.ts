@@ -1,4 +1,4 @@
-// Public surface of listener/.
-export { loadNativeUws, UwsUnavailableError, type UWS } from './uws.ts'
-export { createListener, type Listener, type ListenerOptions, type ListenAddress } from './app.ts'
-export type { ListenerState } from './uws-downstream.ts'
+// Public surface of listener/: the engine-neutral Listener, and the uWS engine's (uws/). The engine loader lives in
+// src/engine/ (the primary and the CLI use it without loading the data path).
+export { DRAIN_IDLE_MS, type Listener, type ListenerOptions, type ListenAddress, type ListenerState } from './listener.ts'
+export { createUwsListener, type UwsListenerOptions } from './uws/listener.ts'

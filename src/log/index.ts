@@ -1,3 +1,3 @@
 // Public surface of log/.
-export { createLogger, type Logger, type LoggerOptions } from './logger.ts'
+export { createLogger, createFileLogger, type Logger, type LoggerOptions, type FileLogger } from './logger.ts'
 export { createAccessLog } from './access.ts'

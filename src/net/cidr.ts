@@ -1,5 +1,5 @@
 // IP address normalisation and CIDR matching, for trusted_proxies and access lists.
-// uWS reports dual-stack peers in full, uncompressed IPv6 form (uws-notes.md §6); we normalise once per request.
+// uWS reports dual-stack peers in full, uncompressed IPv6 form (docs/uws.md §6); we normalise once per request.
 import { BlockList, isIP } from 'node:net'
 
 const MAPPED_FULL = '0000:0000:0000:0000:0000:ffff:'

@@ -1,15 +1,27 @@
 // Per-request state: everything a stage may read or set about one request, and the client side to answer on.
 // The listener fills it from its own engine (uWS today); stages never see engine types.
-import type { Readable } from 'node:stream'
 import { SwitchyardError, type ErrorCode } from '../errors/index.ts'
-import type { Target } from '../balancer/index.ts'
-import { DONE, type Verdict } from './stage.ts'
+import type { Target } from './target.ts'
+import type { RequestBody } from './request-body.ts'
+import { DONE, type Verdict } from './verdict.ts'
+import type { ClientUpgrade } from './upgrade.ts'
+
+/**
+ * One small step of the data path. It returns NEXT to pass the request on, or answers through the exchange and returns
+ * DONE; a promise only when it really waits. Declared beside Exchange because the two refer to each other (a route
+ * carries its stages).
+ */
+export interface Stage {
+  /** Shows up in logs and metric labels. */
+  readonly name: string
+  run (ex: Exchange): Verdict | Promise<Verdict>
+}
 
 /** The client side of one exchange, implemented by a listener engine. */
 export interface Downstream {
   /** Starts the response; nothing is sent until the first write or end. `length` is the body size, or -1 (chunked). Headers are flat `[name, value, …]`. */
   start (status: number, headers: readonly (string | Uint8Array)[], length: number): void
-  /** Writes a body chunk. False: stop producing until `onDrain` runs. */
+  /** Writes a body chunk, lent for this call only (copy what is kept). False: stop producing until `onDrain` runs. */
   write (chunk: Uint8Array): boolean
   /** Ends a started response. */
   end (): void
@@ -69,12 +81,14 @@ export interface LocalReplies {
   fault (ex: Exchange, err: unknown): void
 }
 
-/** What the route stage attached: enough for later stages and the access log. */
+/** What the route stage attached: enough for later stages and the access log. Built once per route. */
 export interface RouteRef {
   readonly id: string
   readonly upstream: string
   /** Fields written on every response of the route (security_headers), flat `[name, value, …]`; built once. */
   readonly responseHeaders?: readonly string[]
+  /** The route's own stages, in the order a request meets them (see runAfter for work that continues them). */
+  readonly stages: readonly Stage[]
 }
 
 /** Something a stage holds for the request's lifetime (a per-client in-flight slot); released once when it ends. */
@@ -82,15 +96,23 @@ export interface Hold {
   release (ex: Exchange): void
 }
 
+/** A sticky session in play: what balancer/sticky-stage.ts found for the request, and what its response must do. */
+export interface StickySession {
+  /** The session id (the request's cookie). */
+  readonly id: string
+  /** The server URL the session map held when routing, or null (unknown, or not looked up). */
+  url: string | null
+  /** What the response must do about the map (balancer/sticky-stage.ts: RENEW, FALLBACK). */
+  flags: number
+}
+
+/**
+ * One request and its answer. Each mutable field has one owner, named beside it: only that concept writes it (others
+ * may read). The request fields are the engine's copy and never change, so every request gets the same hidden class.
+ */
 export class Exchange {
-  // Request, copied from the engine before any await.
+  // The request, copied by the listener's engine before any await; nobody changes it.
   readonly method: string
-  /** Path (no query): as the client sent it, then normalised by the path stage before routing (guard/path.ts). */
-  path: string
-  /** Path sent to the backend (after strip_prefix). */
-  forwardPath: string
-  /** Method sent to the backend: the client's, or GET for a HEAD the cache fetches as GET (cache.convert_head). */
-  forwardMethod: string
   readonly query: string
   /** Host header as sent (with port). */
   readonly host: string
@@ -102,64 +124,105 @@ export class Exchange {
   readonly contentLengthCount: number
   /** Transfer-Encoding was present (uWS treats any value as chunked). */
   readonly chunked: boolean
-  /** The peer is in trusted_proxies. */
-  trustedPeer: boolean
   readonly tls: boolean
   readonly startTime: number
-  readonly body: Readable | null
-  /** Most request-body bytes accepted (the route's limits.max_body); the listener counts a chunked body against it. */
-  maxBody: number
-  /** Released when the exchange ends (answered or aborted). */
+  /** The request body as the engine feeds it, or null; its byte limit is set by guard/limits.ts. */
+  readonly body: RequestBody | null
+  /** A WebSocket handshake (GET with Upgrade: websocket, as the engine recognised it), or null for a plain request. */
+  readonly upgrade: ClientUpgrade | null
+
+  /** Written by guard/path.ts (normalised before routing); as the client sent it until then. */
+  path: string
+  /** Written by guard/guard.ts (or a listener's entry stage, which answers before the guard runs). */
+  requestId: string
+  /** Written by guard/guard.ts: the peer is in trusted_proxies. */
+  trustedPeer: boolean
+  /** Written by guard/client-caps.ts: released when the exchange ends (answered or aborted). */
   hold: Hold | null
-  /** The client side. The cache stage swaps in a tee that stores what passes through (src/cache/tee.ts). */
-  downstream: Downstream
+  /** Written by the route stage (router/). */
+  route: RouteRef | null
+  /** Written by the route stage (router/): the path sent to the backend (after strip_prefix). */
+  forwardPath: string
+  /** Written by cache/: the method sent to the backend, GET for a HEAD it fetches as GET (cache.convert_head). */
+  forwardMethod: string
   /**
-   * Request headers sent to the backend (before hop-by-hop hygiene): the client's, unless the cache stage replaced
-   * them (its own validators on a revalidation). Same layout as `headers`.
+   * Written by cache/: request headers sent to the backend (before hop-by-hop hygiene), the client's unless the cache
+   * revalidates with its own validators. Same layout as `headers`.
    */
   forwardHeaders: readonly string[]
-  requestId: string
-  // Set by stages.
-  route: RouteRef | null
-  target: Target | null
-  /** Servers already tried by this request (retries), or null. */
-  tried: Set<Target> | null
-  attempts: number
-  /** Sticky upstreams only: the session id in play (the request's cookie), or null (none yet; balanced normally). */
-  session: string | null
-  /** Sticky upstreams only: the server URL the session map held when routing, or null (unknown or not looked up). */
-  sessionUrl: string | null
-  /** Sticky upstreams only: what the response must do about the map (balancer/sticky-stage.ts flags). */
-  sessionFlags: number
-  /** What the cache made of the request (its X-Cache: HIT, MISS, STALE, BYPASS), or null on routes without cache. */
+  /** Written by cache/: what it made of the request (its X-Cache: HIT, MISS, STALE, BYPASS), or null on routes without cache. */
   cacheStatus: string | null
-  // Outcome.
+  /**
+   * The client side: the engine's, which cache/ alone may wrap (a tee that stores what passes through, or a
+   * downstream that invalidates after an unsafe method).
+   */
+  downstream: Downstream
+  /** Written by balancer/ (the balance or sticky stage); upstream/ moves it when it retries elsewhere. */
+  target: Target | null
+  /** Written by balancer/sticky-stage.ts on sticky upstreams: the session in play, or null (none; balanced normally). */
+  sticky: StickySession | null
+  /** Written by upstream/: servers already tried by this request (retries), or null. */
+  tried: Set<Target> | null
+  /** Written by upstream/: requests sent for this exchange. */
+  attempts: number
+  /** Written by upstream/: ms from sending the last attempt to its response head, or -1 (no head came). */
+  upstreamTtfb: number
+  /** Written by upstream/ (hop-headers.ts): the W3C traceparent sent to the backend, or '' (none was sent). */
+  traceparent: string
+  /** Written by upstream/ (whoever has work in flight for this request); run once on client abort. */
+  onAbort: (() => void) | null
+  /** Written by cache/: run once when the exchange ends, answered or aborted (the cache releases its fill lock here). */
+  onFinish: (() => void) | null
+  // The outcome, written by whoever answers (reject/fail here, the upstream stage, the cache), for the access log.
   status: number
   bytesSent: number
   errorCode: ErrorCode | null
-  aborted: boolean
-  finished: boolean
-  /** Set by whoever has work in flight for this request (the upstream stage); run once on client abort. */
-  onAbort: (() => void) | null
-  /** Run once when the exchange ends, answered or aborted (the cache stage releases its fill lock here). */
-  onFinish: (() => void) | null
+  /** Written by websocket/: what the relayed WebSocket carried, for the access line at its close; null otherwise. */
+  ws: WsCounts | null
   readonly #replies: LocalReplies
   readonly #onComplete: (ex: Exchange) => void
   #peerIp: string | null
   readonly #peer: PeerAddress | null
   #clientIp: string | null
+  #aborted: boolean
+  #finished: boolean
 
   constructor (init: ExchangeInit) {
     this.method = init.method
-    this.path = init.path
-    this.forwardPath = init.path
-    this.forwardMethod = init.method
     this.query = init.query
     this.host = init.host
     this.headers = init.headers
     this.contentLength = init.contentLength
     this.contentLengthCount = init.contentLengthCount
     this.chunked = init.chunked
+    this.tls = init.tls
+    this.startTime = init.startTime
+    this.body = init.body
+    this.upgrade = init.upgrade ?? null
+    this.path = init.path
+    this.requestId = ''
+    this.trustedPeer = false
+    this.hold = null
+    this.route = null
+    this.forwardPath = init.path
+    this.forwardMethod = init.method
+    this.forwardHeaders = init.headers
+    this.cacheStatus = null
+    this.downstream = init.downstream
+    this.target = null
+    this.sticky = null
+    this.tried = null
+    this.attempts = 0
+    this.upstreamTtfb = -1
+    this.traceparent = ''
+    this.onAbort = null
+    this.onFinish = null
+    this.status = 0
+    this.bytesSent = 0
+    this.errorCode = null
+    this.ws = null
+    this.#replies = init.replies
+    this.#onComplete = init.onComplete
     if (typeof init.peerIp === 'string') {
       this.#peerIp = init.peerIp
       this.#peer = null
@@ -168,32 +231,43 @@ export class Exchange {
       this.#peer = init.peerIp
     }
     this.#clientIp = null
-    this.trustedPeer = false
-    this.tls = init.tls
-    this.startTime = init.startTime
-    this.body = init.body
-    this.maxBody = Infinity
-    this.hold = null
-    this.downstream = init.downstream
-    this.forwardHeaders = init.headers
-    this.requestId = ''
-    this.route = null
-    this.target = null
-    this.tried = null
-    this.attempts = 0
-    this.session = null
-    this.sessionUrl = null
-    this.sessionFlags = 0
-    this.cacheStatus = null
-    this.status = 0
-    this.bytesSent = 0
-    this.errorCode = null
-    this.aborted = false
-    this.finished = false
-    this.onAbort = null
-    this.onFinish = null
-    this.#replies = init.replies
-    this.#onComplete = init.onComplete
+    this.#aborted = false
+    this.#finished = false
+  }
+
+  /** The client went away before the answer was complete (the engine reports it through clientAborted). */
+  get aborted (): boolean { return this.#aborted }
+  /** The answer was fully handed to the socket (the engine reports it through completed). */
+  get finished (): boolean { return this.#finished }
+
+  /**
+   * A copy of this request for work nobody waits on (the cache's background refresh): the same request (as GET, no
+   * body), client, identity and route, answering into `downstream`. Run it with runAfter.
+   */
+  background (downstream: Downstream, replies: LocalReplies): Exchange {
+    const bg = new Exchange({
+      method: 'GET',
+      path: this.path,
+      query: this.query,
+      host: this.host,
+      headers: this.headers as string[],
+      contentLength: -1,
+      contentLengthCount: 0,
+      chunked: false,
+      peerIp: this.peerIp,
+      tls: this.tls,
+      startTime: this.startTime,
+      body: null,
+      downstream,
+      replies,
+      onComplete: () => {}
+    })
+    bg.requestId = this.requestId
+    bg.clientIp = this.clientIp
+    bg.trustedPeer = this.trustedPeer
+    bg.forwardPath = this.forwardPath
+    bg.route = this.route
+    return bg
   }
 
   /** Address of the TCP peer, normalised; read from the engine on first use (see PeerAddress). */
@@ -260,20 +334,21 @@ export class Exchange {
   }
 
   /**
-   * The body went past `maxBody` while arriving (chunked: the length was not known up front). The upstream request is
-   * cancelled first, so the backend sees an aborted request and never a complete one; then the client gets 413 and
-   * the connection closes (the rest of the body is not read), or a cut connection when the response already started.
+   * The request body cannot go on: it went past its limit while arriving (chunked: the length was not known up
+   * front), or it stalled past limits.body_timeout. The upstream request is cancelled first, so the backend sees an
+   * aborted request and never a complete one; then the client gets the code's answer and the connection closes (the
+   * rest of the body is not read), or a cut connection when the response already started.
    */
-  bodyTooLarge (): void {
+  bodyRefused (code: 'SWY_REQUEST_TOO_LARGE' | 'SWY_REQUEST_TIMEOUT'): void {
     if (this.aborted || this.finished) return
     const cb = this.onAbort
     this.onAbort = null
     if (cb !== null) cb()
     this.body?.destroy()
     if (this.status === 0) {
-      this.reject('SWY_REQUEST_TOO_LARGE', true)
+      this.reject(code, true)
     } else {
-      this.errorCode = 'SWY_REQUEST_TOO_LARGE'
+      this.errorCode = code
       this.downstream.abort()
     }
   }
@@ -293,7 +368,7 @@ export class Exchange {
   /** The engine reports the client went away. */
   clientAborted (): void {
     if (this.finished || this.aborted) return
-    this.aborted = true
+    this.#aborted = true
     const cb = this.onAbort
     this.onAbort = null
     if (cb !== null) cb()
@@ -305,11 +380,21 @@ export class Exchange {
   /** The engine reports the response fully handed to the socket (or cut). */
   completed (): void {
     if (this.finished || this.aborted) return
-    this.finished = true
+    this.#finished = true
     this.onAbort = null
     this.#finish()
     this.#onComplete(this)
   }
+}
+
+/** One relayed WebSocket's traffic: messages and bytes each way, and the close code the client got or sent. */
+export interface WsCounts {
+  messagesIn: number
+  bytesIn: number
+  messagesOut: number
+  bytesOut: number
+  /** The close code as the client saw it (1005: none, 1006: cut); 0 while open. */
+  code: number
 }
 
 export interface ExchangeInit {
@@ -325,7 +410,9 @@ export interface ExchangeInit {
   peerIp: string | PeerAddress
   tls: boolean
   startTime: number
-  body: Readable | null
+  body: RequestBody | null
+  /** Set when the request is a WebSocket handshake. */
+  upgrade?: ClientUpgrade
   downstream: Downstream
   replies: LocalReplies
   onComplete: (ex: Exchange) => void

@@ -42,7 +42,7 @@ export function createRouter<T> (entries: readonly RouteEntry<T>[]): Router<T> {
         if (b !== undefined) { const v = longest(b, path); if (v !== undefined) return v }
         for (const w of wildB) {
           // One label only: `*.example.com` matches `a.example.com`, not `example.com` or `a.b.example.com`.
-          if (name.endsWith(w.suffix) && name.length > w.suffix.length && name.lastIndexOf('.', name.length - w.suffix.length - 1) < 0) {
+          if (oneLabelUnder(name, w.suffix)) {
             const v = longest(w.b, path); if (v !== undefined) return v
           }
         }
@@ -82,4 +82,21 @@ export function hostname (host: string): string {
   if (host.charCodeAt(end - 1) === 46 /* trailing dot */) end--
   const h = end === host.length ? host : host.slice(0, end)
   return h.toLowerCase()
+}
+
+/** `name` is exactly one label under `suffix` (`.example.com`): `a.example.com`, not `example.com` or `a.b.example.com`. */
+function oneLabelUnder (name: string, suffix: string): boolean {
+  return name.length > suffix.length && name.endsWith(suffix) && name.lastIndexOf('.', name.length - suffix.length - 1) < 0
+}
+
+/**
+ * Whether `name` (lower-case, no port) is one of `hosts`: exact, or one label under a `*.` entry (as uWS matches
+ * SNI: `*.b.test` covers `x.b.test`, not `b.test` or `y.x.b.test`).
+ */
+export function coveredBy (hosts: readonly string[], name: string): boolean {
+  for (const h of hosts) {
+    if (h === name) return true
+    if (h.startsWith('*.') && oneLabelUnder(name, h.slice(1))) return true
+  }
+  return false
 }

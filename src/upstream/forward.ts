@@ -1,24 +1,33 @@
-// The upstream stage: sends the request through the chosen server's pool and streams the answer back,
-// with backpressure both ways, cancellation on client abort, and retries before any response byte.
-import type { Dispatcher, Pool } from 'undici'
+// The upstream stage: sends the request through the chosen server's pool (our own HTTP/1.1 client: pool.ts,
+// connection.ts, response-parser.ts) and streams the answer back, with backpressure both ways, cancellation on
+// client abort, and retries before any response byte.
 import { UpstreamError } from '../errors/index.ts'
 import type { Strategy, Target } from '../balancer/index.ts'
 import type { ServerStates } from '../health/index.ts'
-import { DONE, type Exchange, type Stage } from '../pipeline/index.ts'
+import { DONE, type EncodedHead, type Exchange, type Stage } from '../pipeline/index.ts'
 import { buildRequestHeaders, wireString, type RequestHeaderOptions, type ResponseHead } from './hop-headers.ts'
-import { classifyUpstreamError, IDEMPOTENT_METHODS } from './errors.ts'
+import { classifyUpstreamError, encodeRequestHead, IDEMPOTENT_METHODS, CHUNKED, LENGTH, NO_BODY, type Call, type ServerPool, type ResponseHandler, type UpstreamFailure, type UpstreamRequest } from './client/index.ts'
+import { statusLine } from '../response/index.ts'
+import { performance } from 'node:perf_hooks'
+
+/** Where the upstream stage reports failed attempts and retries (metrics/); absent when metrics are off. */
+export interface UpstreamMeter {
+  failure (server: Target, code: string): void
+  retry (server: Target): void
+}
 
 /** One upstream's live objects, built once per config. */
 export interface UpstreamRuntime {
   readonly name: string
   readonly targets: readonly Target[]
-  readonly pools: readonly Pool[]
+  readonly pools: readonly ServerPool[]
   /** `host[:port]` of each server, for preserve_host: false. */
   readonly hosts: readonly string[]
   readonly strategy: Strategy
   readonly retries: number
   /** Passive detection and active-check verdicts: what sets each target's `healthy`. */
   readonly states: ServerStates
+  readonly meter?: UpstreamMeter
 }
 
 export interface ForwardOptions {
@@ -34,19 +43,6 @@ export interface ForwardOptions {
    * or allowed: sticky sessions move off it. Only on that error path.
    */
   readonly onUnreachable?: (ex: Exchange, target: Target) => void
-}
-
-/** Picks the server. A separate stage so that health can sit in front of the strategy; sticky upstreams replace it. */
-export function createBalance (upstream: UpstreamRuntime): Stage {
-  return {
-    name: 'balance',
-    run (ex) {
-      const t = upstream.strategy.pick(ex)
-      if (t === undefined) return ex.reject('SWY_NO_HEALTHY_UPSTREAM')
-      ex.target = t
-      return 0
-    }
-  }
 }
 
 export function createForward (o: ForwardOptions): Stage {
@@ -67,33 +63,44 @@ function send (ex: Exchange, target: Target, o: ForwardOptions): void {
   target.inflight++
   const handler = new ProxyHandler(ex, target, o)
   const q = ex.query
+  const body = ex.body
+  const method = ex.forwardMethod
+  let req: UpstreamRequest
   try {
-    u.pools[target.index]!.dispatch({
-      path: wireString(q === '' ? ex.forwardPath : `${ex.forwardPath}?${q}`),
-      method: ex.forwardMethod as Dispatcher.HttpMethod,
-      headers: buildRequestHeaders(ex, u.hosts[target.index]!, o.requestHeaders),
-      body: ex.body,
-      blocking: false
-    }, handler)
+    const headers = buildRequestHeaders(ex, u.hosts[target.index]!, o.requestHeaders)
+    const framing = body === null ? NO_BODY : ex.contentLength >= 0 ? LENGTH : CHUNKED
+    req = {
+      head: encodeRequestHead(method, wireString(q === '' ? ex.forwardPath : `${ex.forwardPath}?${q}`), headers, framing),
+      isHead: method === 'HEAD',
+      body,
+      chunked: framing === CHUNKED,
+      length: ex.contentLength,
+      // A reused connection the server had closed is tried once more on a new one, as undici did (RFC 9112 §9.3.1).
+      retryStale: body === null && IDEMPOTENT_METHODS.has(method)
+    }
   } catch (err) {
-    // undici validates synchronously (path, header values); that is what the client sent.
-    handler.onError(err as Error)
+    // What the client sent cannot go on the wire (a control byte in a value): nothing was sent.
+    handler.onError(err as UpstreamFailure, false)
+    return
   }
+  handler.call = u.pools[target.index]!.request(req, handler)
 }
 
 /**
- * undici's native handler shape (onConnect/onHeaders/onData/onComplete/onError): the newer controller API is
- * wrapped by undici itself with a header parse per response, which this path avoids: raw header Buffers go to uWS
- * as they are (bench/micro/upstream-response-headers.bench.ts: 1.14x on header handling alone).
+ * Receives one attempt's answer from the pool and streams it to the client: the head through the route's response
+ * filter, body chunks with backpressure (a full client pauses the upstream socket until onDrain), errors as 502/504
+ * before any byte went out, a cut after, and a retry on another server when that is safe.
  */
-class ProxyHandler implements Dispatcher.DispatchHandler {
+class ProxyHandler implements ResponseHandler {
+  /** The pool's handle on this attempt: resumes reading, or cancels when the client goes away. */
+  call: Call | null = null
   readonly #ex: Exchange
   readonly #target: Target
   readonly #o: ForwardOptions
-  #abort: ((err?: Error) => void) | null = null
-  #cancelled = false
   #started = false
   #done = false
+  /** When this attempt was handed to the pool (performance.now()), for the time to first byte. */
+  readonly #sentAt = performance.now()
 
   constructor (ex: Exchange, target: Target, o: ForwardOptions) {
     this.#ex = ex
@@ -103,54 +110,85 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   #cancel (): void {
-    this.#cancelled = true
-    if (this.#abort !== null) this.#abort()
+    if (this.#done) return
+    this.#finish()
+    this.call?.cancel()
   }
 
-  onConnect (abort: (err?: Error) => void): void {
-    this.#abort = abort
-    if (this.#cancelled) abort()
-  }
-
-  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true // 1xx interim answers are not relayed
+  /** The response head arrived: passive health hears of it, and the client's head is filtered from it (undefined: the client left). */
+  #head (statusCode: number, rawHeaders: Buffer[]): ResponseHead | undefined {
     const ex = this.#ex
     this.#o.upstream.states.response(this.#target, statusCode)
-    if (ex.aborted) return false
+    ex.upstreamTtfb = performance.now() - this.#sentAt
+    if (ex.aborted) return undefined
     this.#started = true
     const head = this.#o.filterResponse(rawHeaders, ex.requestId, ex)
     ex.status = statusCode
-    ex.downstream.onDrain = resume
-    ex.downstream.start(statusCode, head.headers, head.length)
-    return true
+    return head
   }
 
-  onData (chunk: Buffer): boolean {
+  onHead (statusCode: number, rawHeaders: Buffer[]): void {
+    const head = this.#head(statusCode, rawHeaders)
+    if (head === undefined) return
+    const d = this.#ex.downstream
+    const call = this.call!
+    d.onDrain = () => { call.resume() }
+    d.start(statusCode, head.headers, head.length)
+  }
+
+  /**
+   * The whole answer is here (length-framed, in one read): an engine with `send` gets it in one piece, the head as one
+   * block of bytes (the cache-hit path: one writeStatus instead of a writeHeader per field, and one end); others get
+   * start + write, and end from onEnd.
+   */
+  onWhole (statusCode: number, rawHeaders: Buffer[], body: Buffer): void {
+    const head = this.#head(statusCode, rawHeaders)
+    if (head === undefined) return
+    const ex = this.#ex
+    const d = ex.downstream
+    ex.bytesSent += body.length
+    const encoded = d.send === undefined ? undefined : encodeHead(statusCode, head.headers)
+    if (encoded === undefined) {
+      d.start(statusCode, head.headers, head.length)
+      d.write(body)
+      return
+    }
+    d.send!(encoded, encoded.extra, body)
+  }
+
+  onBody (chunk: Buffer): boolean {
     const ex = this.#ex
     if (ex.aborted) return false
     ex.bytesSent += chunk.length
     return ex.downstream.write(chunk)
   }
 
-  onComplete (): void {
+  onEnd (): void {
     this.#finish()
     const ex = this.#ex
     if (!ex.aborted) ex.downstream.end()
   }
 
-  onError (err: Error): void {
+  onError (err: UpstreamFailure, answered: boolean): void {
     if (this.#done) return
     this.#finish()
     const ex = this.#ex
-    if (ex.aborted || this.#cancelled) return
+    if (ex.aborted) return
     const c = classifyUpstreamError(err)
     // What the client sent (a bad header, a short body) says nothing about the server.
-    if (c.code !== 'SWY_BAD_REQUEST') this.#o.upstream.states.failure(this.#target, (err as { code?: string }).code ?? c.code)
-    if (!this.#started && c.retryable && this.#mayRetry()) {
+    if (c.code !== 'SWY_BAD_REQUEST') {
+      this.#o.upstream.states.failure(this.#target, err.code ?? c.code)
+      this.#o.upstream.meter?.failure(this.#target, c.code)
+    }
+    if (!this.#started && !answered && c.retryable && this.#mayRetry()) {
       const tried = ex.tried ?? (ex.tried = new Set())
       tried.add(this.#target)
       const next = this.#o.upstream.strategy.pick(ex, tried)
-      if (next !== undefined) { send(ex, next, this.#o); return }
+      if (next !== undefined) {
+        this.#o.upstream.meter?.retry(this.#target)
+        send(ex, next, this.#o)
+        return
+      }
     }
     if (!this.#started && c.retryable && c.code !== 'SWY_UPSTREAM_RESET') this.#o.onUnreachable?.(ex, this.#target)
     // Once a body byte went out the client can only see a cut; before that it still gets an honest 502/504.
@@ -168,4 +206,36 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.#done = true
     this.#target.inflight--
   }
+}
+
+/**
+ * The filtered head as one block: `200 OK` and every field but the last as latin1 bytes (field values are the bytes
+ * the backend sent), the last field apart as `extra` (the engine writes it with the route's own fields). Undefined
+ * when the last field is not plain strings (a backend's own x-request-id): the caller takes the general path.
+ */
+function encodeHead (status: number, h: readonly (string | Uint8Array)[]): EncodedHead & { extra: string[] } | undefined {
+  const n = h.length - 2
+  const lastName = h[n]
+  const lastValue = h[n + 1]
+  if (typeof lastName !== 'string' || typeof lastValue !== 'string') return undefined
+  const line = statusLine(status)
+  let size = line.length
+  for (let i = 0; i < n; i++) size += (i % 2 === 0 ? 4 : 0) + h[i]!.length // CRLF before a name, ": " after it
+  const bytes = Buffer.allocUnsafe(size)
+  let at = bytes.write(line, 0, 'latin1')
+  for (let i = 0; i < n; i += 2) {
+    bytes[at++] = 13
+    bytes[at++] = 10
+    at = put(bytes, h[i]!, at)
+    bytes[at++] = 58
+    bytes[at++] = 32
+    at = put(bytes, h[i + 1]!, at)
+  }
+  return { status, bytes, fields: h.slice(0, n), extra: [lastName, lastValue] }
+}
+
+function put (into: Buffer, v: string | Uint8Array, at: number): number {
+  if (typeof v === 'string') return at + into.write(v, at, 'latin1')
+  into.set(v, at)
+  return at + v.length
 }

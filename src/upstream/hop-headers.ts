@@ -1,16 +1,23 @@
 // Header hygiene between client and backend, RFC 9110 §7.6.1: hop-by-hop fields and the fields named in
-// Connection are dropped both ways; X-Forwarded-*, Via and x-request-id are set here and nowhere else.
+// Connection are dropped both ways; X-Forwarded-*, Via, x-request-id and traceparent are set here and nowhere else.
 import type { Exchange } from '../pipeline/index.ts'
+import { validTraceparent } from './traceparent.ts'
 
-/** Request fields never copied to the backend: hop-by-hop (RFC 9110 §7.6.1), ones undici refuses (expect), and the ones we rebuild. */
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1, plus the obsolete Proxy-Connection): about one connection, never forwarded in
+ * either direction nor stored by the cache. The one list of them.
+ */
+export const HOP_BY_HOP: readonly string[] = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
+
+/** Request fields never copied to the backend: hop-by-hop, ones undici refuses (expect), and the ones we rebuild. */
 const REQUEST_DROP: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  ...HOP_BY_HOP,
   'expect', 'host', 'content-length', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'x-request-id',
-  'http2-settings'
+  'http2-settings', 'traceparent'
 ])
 
-/** Response fields never copied to the client: hop-by-hop, and framing that uWS writes itself (uws-notes.md §2). */
-const RESPONSE_DROP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'date']
+/** Response fields never copied to the client: hop-by-hop, and framing that uWS writes itself (docs/uws.md §2). */
+const RESPONSE_DROP = [...HOP_BY_HOP, 'content-length', 'date']
 
 const PLAIN_CONNECTION: ReadonlySet<string> = new Set(['keep-alive', 'close'])
 
@@ -28,6 +35,8 @@ export interface RequestHeaderOptions {
   /** Send the client's Host; otherwise `targetHost`. */
   readonly preserveHost: boolean
   readonly via: boolean
+  /** Starts a new W3C traceparent (traceparent.ts) for a request that came without a valid one. */
+  readonly startTrace: () => string
 }
 
 /** The backend request's headers, flat `[name, value, …]` as undici takes them. */
@@ -39,6 +48,7 @@ export function buildRequestHeaders (ex: Exchange, targetHost: string, o: Reques
   let xfp: string | undefined
   let xfh: string | undefined
   let via: string | undefined
+  let trace: string | undefined
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!
     if (!REQUEST_DROP.has(name)) { out.push(name, wireString(h[i + 1]!)); continue }
@@ -48,6 +58,7 @@ export function buildRequestHeaders (ex: Exchange, targetHost: string, o: Reques
     else if (name === 'x-forwarded-proto') xfp ??= v
     else if (name === 'x-forwarded-host') xfh ??= v
     else if (name === 'via') via = via === undefined ? v : `${via}, ${v}`
+    else if (name === 'traceparent') trace = trace === undefined ? v : '' // two are invalid (§3.2)
   }
   if (connection !== undefined) dropNamedIn(out, connection)
   out.push('host', o.preserveHost ? ex.host : targetHost)
@@ -59,6 +70,9 @@ export function buildRequestHeaders (ex: Exchange, targetHost: string, o: Reques
   if (o.via) out.push('via', via === undefined ? '1.1 switchyard' : `${via}, 1.1 switchyard`)
   else if (via !== undefined) out.push('via', via)
   out.push('x-request-id', ex.requestId)
+  // Kept when valid, started otherwise; a retry sends the same one (set on the first attempt).
+  if (ex.traceparent === '') ex.traceparent = trace !== undefined && validTraceparent(trace) ? trace : o.startTrace()
+  out.push('traceparent', ex.traceparent)
   return out
 }
 
@@ -90,12 +104,15 @@ export interface ResponseHead {
 }
 
 /**
- * Returns a filter for undici's raw response headers. Names are only decoded when their length matches one we
- * might drop, so most headers go from undici's Buffers to uWS untouched.
+ * Returns a filter for the backend's raw response fields (Buffers, as the upstream client read them). Names are
+ * compared byte by byte, ignoring case, against the few of the same length we act on; none is decoded unless it is
+ * one (a string per name and a hash lookup cost ~2% of the 100 B bench's CPU), so most fields go to uWS untouched.
  */
 export function createResponseHeaderFilter (o: ResponseHeaderOptions): (raw: readonly Buffer[], requestId: string) => ResponseHead {
   const drop = new Set([...RESPONSE_DROP, ...o.hide, 'via'])
-  const lengths = new Set([...drop].map((n) => n.length))
+  // By length: the lower-case names to look for (the dropped ones, and x-request-id, which must not be added twice).
+  const byLength: string[][] = []
+  for (const n of [...drop, 'x-request-id']) (byLength[n.length] ??= []).push(n)
   return function filter (raw, requestId) {
     const headers: (string | Uint8Array)[] = []
     let length = -1
@@ -105,13 +122,8 @@ export function createResponseHeaderFilter (o: ResponseHeaderOptions): (raw: rea
     for (let i = 0; i < raw.length; i += 2) {
       const nb = raw[i]!
       const vb = raw[i + 1]!
-      if (!lengths.has(nb.length)) {
-        if (nb.length === 12 && !hasRequestId && nb.toString('latin1').toLowerCase() === 'x-request-id') hasRequestId = true
-        headers.push(nb, vb)
-        continue
-      }
-      const name = nb.toString('latin1').toLowerCase()
-      if (!drop.has(name)) {
+      const name = known(nb, byLength[nb.length])
+      if (name === undefined || !drop.has(name)) {
         if (name === 'x-request-id') hasRequestId = true
         headers.push(nb, vb)
         continue
@@ -130,6 +142,21 @@ export function createResponseHeaderFilter (o: ResponseHeaderOptions): (raw: rea
   }
 }
 
+/** Which of `names` (lower case, all as long as `nb`) the field name `nb` is, ignoring ASCII case; else undefined. */
+function known (nb: Buffer, names: readonly string[] | undefined): string | undefined {
+  if (names === undefined) return undefined
+  for (let k = 0; k < names.length; k++) {
+    const n = names[k]!
+    let j = 0
+    for (; j < n.length; j++) {
+      const c = nb[j]!
+      // Letters fold to lower case; anything else must match exactly.
+      if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== n.charCodeAt(j)) break
+    }
+    if (j === n.length) return n
+  }
+  return undefined
+}
 
 function dropNamedRaw (headers: (string | Uint8Array)[], connection: string): void {
   const named = connectionTokens(connection)

@@ -43,6 +43,23 @@ function openssl (args: readonly string[]): void {
   execFileSync(OPENSSL, args, { stdio: ['ignore', 'ignore', 'pipe'] })
 }
 
+/** OpenSSL 3.4 and later take explicit dates (`-not_before`/`-not_after`) and refuse a negative `-days`. */
+const EXPLICIT_DATES = (() => {
+  const m = /^OpenSSL (\d+)\.(\d+)/.exec(execFileSync(OPENSSL, ['version'], { encoding: 'utf8' }))
+  return m !== null && (Number(m[1]) > 3 || (Number(m[1]) === 3 && Number(m[2]) >= 4))
+})()
+
+/** `YYYYMMDDHHMMSSZ`, `days` from now. */
+function asn1Time (days: number): string {
+  return new Date(Date.now() + days * 86_400_000).toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z'
+}
+
+/** The validity arguments of `openssl x509 -req`: `days` from now (negative: expired that long ago). */
+function validity (days: number): string[] {
+  if (days >= 0 || !EXPLICIT_DATES) return ['-days', String(days)]
+  return ['-not_before', asn1Time(days - 1), '-not_after', asn1Time(days)]
+}
+
 function newKey (file: string, passphrase?: string): void {
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file,
     ...(passphrase === undefined ? [] : ['-aes-128-cbc', '-pass', `pass:${passphrase}`])])
@@ -68,7 +85,7 @@ export function createPki (t: Pick<TestContext, 'after'>): TestPki {
       openssl(['req', '-new', '-key', key, '-out', csr, '-subj', `/CN=${name}`, ...(o.passphrase === undefined ? [] : ['-passin', `pass:${o.passphrase}`])])
       writeFileSync(ext, `subjectAltName=${(o.sans ?? [`DNS:${name}`]).join(',')}\nbasicConstraints=CA:FALSE\n`)
       openssl(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-set_serial', String(serial++), '-out', cert,
-        '-days', String(o.days ?? 2), '-extfile', ext])
+        ...validity(o.days ?? 2), '-extfile', ext])
       return { cert, key, fingerprint256: new X509Certificate(readFileSync(cert)).fingerprint256 }
     }
     return { ca, issue }

@@ -198,8 +198,9 @@ test('Range from an entry another instance stored: 206 and 416 from the cache', 
   const h = { host: 'media.test' }
   assert.equal((await request(`${a.url}/clip.mp4`, { headers: h })).body, body)
   // The client has the whole body a moment before the entry lands in Redis (it streams while being stored), and a
-  // Range request that finds no entry goes to the backend as sent: wait for the shared entry first.
-  await waitFor(async () => (await run('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', '{cachetest3:cache:*'])).stdout.trim() !== '', 'the entry in the shared level')
+  // Range request that finds no entry goes to the backend as sent: wait for the shared entry first. The pattern ends
+  // at the entry key's `}`: the fill lock (`{…}:lock`) exists from the start of the fill and is no sign of the entry.
+  await waitFor(async () => (await run('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', '{cachetest3:cache:*}'])).stdout.trim() !== '', 'the entry in the shared level')
   const r = await request(`${b.url}/clip.mp4`, { headers: { ...h, range: 'bytes=1000-1999' } })
   assert.equal(r.status, 206)
   assert.equal(r.headers['x-cache'], 'HIT')
@@ -231,7 +232,7 @@ test('an entry refreshed on one instance replaces the stale copy in the other in
   const [a, b] = await Promise.all([startProxy(t, config), startProxy(t, config)])
   const h = { host: 'fresh.test' }
   assert.equal((await request(`${a.url}/p`, { headers: h })).body, 'page v1')
-  await waitFor(async () => (await run('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', '{cachetest5:cache:*'])).stdout.trim() !== '', 'the entry in the shared level')
+  await waitFor(async () => (await run('redis-cli', ['-p', String(redis.port), '--scan', '--pattern', '{cachetest5:cache:*}'])).stdout.trim() !== '', 'the entry in the shared level')
   const copy = await request(`${b.url}/p`, { headers: h })
   assert.equal(copy.headers['x-cache'], 'HIT', 'B copied the entry into its memory')
   // Both copies go stale; A refreshes and stores v2.

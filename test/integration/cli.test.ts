@@ -2,6 +2,7 @@
 // and `start` refusing an invalid config (exit 1) before any worker starts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { ENGINE, byEngine } from '../helpers/engine.ts'
 import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -84,13 +85,27 @@ test('--help: exit 0, lists the commands and exit codes', async () => {
   }
 })
 
-test('--version prints the package version', async () => {
+test('--version prints the package version, the runtime and the engine build that loads here', async () => {
   const pkg = JSON.parse(readFileSync(join(CONFIGS_DIR, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }
   for (const flag of ['--version', '-v']) {
     const r = await runCli([flag])
     assert.equal(r.code, EXIT.OK)
-    assert.equal(r.stdout, `${pkg.version}\n`)
+    assert.equal(r.stdout, `${pkg.version} (node ${process.versions.node}, uWebSockets.js ${ENGINE})\n`)
   }
+})
+
+test('check warns, by engine, about methods uWebSockets.js 20.30 closes: a config naming PURGE still loads', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swy-cli-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const file = join(dir, 'purge.yaml')
+  writeFileSync(file, 'upstreams: { a: { servers: [{ url: http://127.0.0.1:9001 }] } }\nroutes: [{ upstream: a, limits: { methods: [GET, PURGE] } }]\n')
+  const r = await runCli(['check', file])
+  assert.equal(r.code, EXIT.OK, r.stderr)
+  assert.equal(r.stdout, `${file}: ok\n`)
+  assert.equal(r.stderr, byEngine({
+    '20.30': `${file}: warning: config: routes[0].limits.methods: uWebSockets.js 20.30 closes the connection on PURGE before Switchyard sees it; run on uWebSockets.js 20.57 (Node 20-25 with glibc ≥ 2.38) to serve them\n`,
+    '20.57': ''
+  }))
 })
 
 test('start with an invalid config exits 1 and names the key path', async () => {

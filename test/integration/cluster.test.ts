@@ -3,6 +3,7 @@
 // startup failures (port in use, uWS fallback forced) exit 3 with a message that says why.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { ENGINE } from '../helpers/engine.ts'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { startBackend, startProxy, request, waitFor, isAlive, runCli, writeConfig, type ProxyHandle } from '../helpers/index.ts'
@@ -112,6 +113,15 @@ test('start on a port another Switchyard already serves exits 3', async (t) => {
   assert.equal(r.code, 3, r.stdout + r.stderr)
   assert.match(r.stdout + r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}.*in use`))
   assert.equal((await request(first.url)).body, 'first')
+})
+
+test('the ready line names the runtime and the uWebSockets.js build serving', async (t) => {
+  const backend = await startBackend(t, (_req, res) => { res.end('ok') })
+  const proxy = await startProxy(t, oneUpstream(backend.url))
+  const ready = proxy.logs.find((l) => l.event === 'ready')!
+  assert.equal(ready.runtime, `node ${process.versions.node}`)
+  assert.equal(ready.engine, `uWebSockets.js ${ENGINE}`)
+  assert.match(String(ready.msg), new RegExp(`\\(node ${process.versions.node.replaceAll('.', '\\.')}, uWebSockets\\.js ${ENGINE.replace('.', '\\.')}\\)$`))
 })
 
 test('UWS_USE_FALLBACK=1 makes start refuse with exit 3, naming the fallback', async (t) => {

@@ -1,6 +1,6 @@
 // Safe defaults at the edge: error answers (502 unreachable, reset and bad response, 504) carry no backend address and
 // no stack; a PROXY protocol v2 header from an untrusted peer changes nothing (uWS parses it on every connection,
-// uws-notes.md §6: the address it claims must not reach X-Forwarded-For, access lists or caps).
+// docs/uws.md §6: the address it claims must not reach X-Forwarded-For, access lists or caps).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type AddressInfo } from 'node:net'

@@ -38,6 +38,8 @@ test('under load, 64 connections, keep-alive and a new connection per request: 3
   const [code] = await once(child, 'exit') as [number | null]
   clearTimeout(timer)
   const line = out.trim().split('\n').at(-1) ?? ''
+  // A driver that died says why on stderr: show it rather than a JSON parse error.
+  assert.ok(line.startsWith('{'), `the reload driver exited ${String(code)} without a result:\n${err.slice(-3000)}`)
   const r = JSON.parse(line) as ReloadBenchResult
   for (const m of r.modes) t.diagnostic(`${m.mode}: ${m.requests} requests, ${m.failed} failed ${JSON.stringify(m.failures)}, generation ${m.generation}, ${m.drainCuts} drains cut`)
   assert.equal(r.netns, root, 'runs in a private network namespace whenever it can')

@@ -230,11 +230,14 @@ export async function converse (port: number, steps: readonly Step[], waitMs: nu
     await sleep(deadline - Date.now())
   }
   socket.destroy()
-  return { statuses: responses(buf), text: buf.toString('latin1'), closed, reset, closedAfterMs: closedAt }
+  return { statuses: responses(buf, closed), text: buf.toString('latin1'), closed, reset, closedAfterMs: closedAt }
 }
 
-/** Status codes of the complete responses in `buf` (bodies framed by Content-Length, as both proxy and backend send). */
-export function responses (buf: Buffer): number[] {
+/**
+ * Status codes of the complete responses in `buf`: bodies framed by Content-Length, as both proxy and backend send,
+ * or, once the connection has `closed`, running to the close (RFC 9112 §6.3), as uWS 20.57's own 400/431/505 do.
+ */
+export function responses (buf: Buffer, closed = false): number[] {
   const out: number[] = []
   let at = 0
   for (;;) {
@@ -247,7 +250,10 @@ export function responses (buf: Buffer): number[] {
     const status = Number(m[1])
     const bodyless = status === 100 || status === 204 || status === 304
     const n = bodyless ? 0 : cl === null ? -1 : Number(cl[1])
-    if (n < 0) return out
+    if (n < 0) {
+      if (closed) out.push(status)
+      return out
+    }
     if (buf.length < end + 4 + n) return out
     if (status !== 100) out.push(status)
     at = end + 4 + n

@@ -2,8 +2,8 @@
 // undefined when none is left. Each strategy's test file calls balancerContract once.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { Strategy, Target } from '../../../src/balancer/index.js'
-import { countPicks, ipCtx, makeTargets } from './helpers.js'
+import type { Strategy, Target } from '../../../src/balancer/index.ts'
+import { countPicks, ipCtx, makeTargets } from './helpers.ts'
 
 /** Builds a fresh strategy over `targets` (the test may mutate their `healthy`/`inflight` afterwards). */
 export type CreateStrategy = (targets: readonly Target[]) => Strategy

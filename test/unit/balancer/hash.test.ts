@@ -1,10 +1,10 @@
 // Consistent hashing: sticky per key, even spread, minimal movement on removal, weights and failover.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash, hashString } from '../../../src/balancer/hash.js'
-import { createStrategy, type PickContext, type Target } from '../../../src/balancer/index.js'
-import { balancerContract } from './contract.js'
-import { countPicks, ipCtx, makeCtx, makeTargets, mulberry32 } from './helpers.js'
+import { createHash, hashString } from '../../../src/balancer/hash.ts'
+import { createStrategy, type PickContext, type Target } from '../../../src/balancer/index.ts'
+import { balancerContract } from './contract.ts'
+import { countPicks, ipCtx, makeCtx, makeTargets, mulberry32 } from './helpers.ts'
 
 balancerContract('hash', (targets) => createHash(targets, { by: 'ip' }))
 

@@ -1,6 +1,6 @@
 // Fixtures shared by the balancer tests: targets, request contexts, a seeded PRNG, pick counting.
 // Not a test file itself; the strategy tests import it.
-import type { PickContext, Random, Strategy, Target } from '../../../src/balancer/index.js'
+import type { PickContext, Random, Strategy, Target } from '../../../src/balancer/index.ts'
 
 /** One target per weight, at http://10.0.0.<i+1>:8080, idle and healthy. */
 export function makeTargets (weights: readonly number[]): Target[] {

@@ -1,9 +1,9 @@
 // The public factory: every kind builds its strategy, hash keys default to the client IP.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BALANCE_KINDS, createStrategy, type BalanceKind } from '../../../src/balancer/index.js'
-import { createHash } from '../../../src/balancer/hash.js'
-import { ipCtx, makeTargets, mulberry32 } from './helpers.js'
+import { BALANCE_KINDS, createStrategy, type BalanceKind } from '../../../src/balancer/index.ts'
+import { createHash } from '../../../src/balancer/hash.ts'
+import { ipCtx, makeTargets, mulberry32 } from './helpers.ts'
 
 test('each kind builds the strategy of that name over the given targets', () => {
   assert.deepEqual([...BALANCE_KINDS], ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'])

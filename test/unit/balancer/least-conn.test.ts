@@ -1,9 +1,9 @@
 // Least connections: fewest in flight wins; ties go to weight, then rotate.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createLeastConn } from '../../../src/balancer/least-conn.js'
-import { balancerContract } from './contract.js'
-import { countPicks, ipCtx, makeTargets, mulberry32, sequence } from './helpers.js'
+import { createLeastConn } from '../../../src/balancer/least-conn.ts'
+import { balancerContract } from './contract.ts'
+import { countPicks, ipCtx, makeTargets, mulberry32, sequence } from './helpers.ts'
 
 balancerContract('least-conn', (targets) => createLeastConn(targets, mulberry32(7)))
 

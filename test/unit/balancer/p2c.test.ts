@@ -1,10 +1,10 @@
 // Power of two choices: of two random servers the less loaded per weight wins, deterministically under a seed.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createP2C } from '../../../src/balancer/p2c.js'
-import type { Target } from '../../../src/balancer/index.js'
-import { balancerContract } from './contract.js'
-import { countPicks, ipCtx, makeTargets, mulberry32, sequence } from './helpers.js'
+import { createP2C } from '../../../src/balancer/p2c.ts'
+import type { Target } from '../../../src/balancer/index.ts'
+import { balancerContract } from './contract.ts'
+import { countPicks, ipCtx, makeTargets, mulberry32, sequence } from './helpers.ts'
 
 balancerContract('p2c', (targets) => createP2C(targets, mulberry32(11)))
 

@@ -1,9 +1,9 @@
 // Round robin: list order, exactly even, skipping ineligible servers without skewing the rest.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRoundRobin } from '../../../src/balancer/round-robin.js'
-import { balancerContract } from './contract.js'
-import { countPicks, makeCtx, makeTargets, sequence } from './helpers.js'
+import { createRoundRobin } from '../../../src/balancer/round-robin.ts'
+import { balancerContract } from './contract.ts'
+import { countPicks, makeCtx, makeTargets, sequence } from './helpers.ts'
 
 balancerContract('round-robin', (targets) => createRoundRobin(targets))
 

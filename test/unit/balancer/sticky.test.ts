@@ -206,7 +206,7 @@ test('a cookie that is not an issued id starts a new session', async () => {
   const clock = new Clock()
   const a = worker(new Flaky(clock.now), clock, cookieConfig({ secure: true, sameSite: 'strict', httpOnly: false, path: '/shop' }), 1)
   const r = await send(a, 'SWY=not-ours; other=1')
-  assert.equal(r.ex.session, null)
+  assert.equal(r.ex.sticky, null)
   assert.equal(r.setCookie.length, 1)
   assert.match(r.setCookie[0]!, /^SWY=[A-Za-z0-9_-]{22}; Path=\/shop; Max-Age=60; SameSite=Strict; Secure$/)
 })
@@ -314,7 +314,7 @@ test('state down: no failure, known sessions stay, unknown ids follow their hash
     // b never saw the session: the hash of the id (minted for that server) sends it there.
     const viaB = await send(b, `SWY=${id}`)
     assert.equal(viaB.ex.target!.index, server)
-    assert.equal((viaB.ex.sessionFlags & FALLBACK) !== 0, true)
+    assert.equal(((viaB.ex.sticky?.flags ?? 0) & FALLBACK) !== 0, true)
   }
   // New sessions still get cookies, minted to hash to their server.
   const fresh = await send(b)

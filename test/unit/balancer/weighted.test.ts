@@ -1,9 +1,9 @@
 // Smooth weighted round robin: exact proportions per cycle and nginx's interleaved order.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createWeighted } from '../../../src/balancer/weighted.js'
-import { balancerContract } from './contract.js'
-import { countPicks, makeTargets, sequence } from './helpers.js'
+import { createWeighted } from '../../../src/balancer/weighted.ts'
+import { balancerContract } from './contract.ts'
+import { countPicks, makeTargets, sequence } from './helpers.ts'
 
 balancerContract('weighted', (targets) => createWeighted(targets))
 

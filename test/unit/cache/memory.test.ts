@@ -1,7 +1,7 @@
 // The memory LRU: byte bound, LRU order, expiry on an injected clock, removal by url, prefix and tag, Vary records.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createMemoryCache, entryBytes } from '../../../src/cache/memory.ts'
+import { createMemoryCache, entryBytes } from '../../../src/cache/store/memory.ts'
 import { entry } from './store-fixtures.ts'
 
 test('entryBytes counts the body and the strings, so a bigger body or more headers cost more', () => {

@@ -97,9 +97,12 @@ function upstream (status: number, headers: string[], chunks: string[], o: { abo
   return s
 }
 
+/** The cache stage of a route whose next stage is `rest`: a background refresh runs what follows it in the route. */
 function stage (store: CacheStore, rest: Stage, cache: Record<string, unknown> = {}): Stage {
   const config = loadConfig({ upstreams: { u: { servers: [{ url: 'http://127.0.0.1:9' }] } }, routes: [{ upstream: 'u', cache }] })
-  return createCacheStage({ routeId: '/', config: config.routes[0]!.cache!, store, policy: rfc9111, now: () => NOW, log: pino({ level: 'silent' }), rest: () => [rest] })
+  const s = createCacheStage({ routeId: '/', config: config.routes[0]!.cache!, store, policy: rfc9111, now: () => NOW, log: pino({ level: 'silent' }) })
+  const route = { id: '/', upstream: 'u', stages: [s, rest] }
+  return { name: 'cache', run (ex) { ex.route = route; return s.run(ex) } }
 }
 
 const flush = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve)) }

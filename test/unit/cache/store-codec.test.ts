@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Packr } from 'msgpackr'
-import { createEntryCodec, CACHE_FORMAT_VERSION } from '../../../src/cache/codec.ts'
+import { createEntryCodec, CACHE_FORMAT_VERSION } from '../../../src/cache/store/codec.ts'
 import { entry, plain } from './store-fixtures.ts'
 
 const cases = [

@@ -1,5 +1,5 @@
 // Cache entries for the store and memory tests.
-import type { CacheEntry } from '../../../src/cache/types.ts'
+import type { CacheEntry } from '../../../src/cache/store/index.ts'
 
 /** A complete entry for `url`; `over` replaces fields. */
 export function entry (url: string, over: Partial<CacheEntry> = {}): CacheEntry {

@@ -4,7 +4,7 @@
 import { describe, test, before, after, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createKeys, type SharedState } from '../../../src/state/index.ts'
-import { createCacheStore, type CacheStoreHandle, type CacheStoreLog } from '../../../src/cache/store.ts'
+import { createCacheStore, type CacheStoreHandle, type CacheStoreLog } from '../../../src/cache/store/index.ts'
 import { waitFor } from '../../helpers/index.ts'
 import { entry, plain } from './store-fixtures.ts'
 

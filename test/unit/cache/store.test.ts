@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { EmbeddedStore, StateUnavailableError, attachStateWorker, createIpcState, createKeys, type SharedState } from '../../../src/state/index.ts'
-import { createCacheStore } from '../../../src/cache/store.ts'
+import { createCacheStore } from '../../../src/cache/store/index.ts'
 import { ipcPair } from '../state/pair.ts'
 import { waitFor } from '../../helpers/index.ts'
 import { storeSuite, quiet } from './store-suite.ts'

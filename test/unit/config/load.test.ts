@@ -37,12 +37,16 @@ test('fills in every default', () => {
         passive: { failures: 5, eject_for: 10_000, max_eject_for: 300_000, max_ejected_percent: 50 }
       }
     },
-    routes: [{ match: { path: '/' }, upstream: 'api', strip_prefix: false, allow: [], deny: [] }],
+    routes: [{ match: { path: '/' }, upstream: 'api', strip_prefix: false, allow: [], deny: [], websocket: { enabled: true, max_message: 1024 * 1024, idle_timeout: 60_000, max_buffered: 4 * 1024 * 1024, deflate: true } }],
     limits: {
       max_body: 10_485_760,
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'],
+      max_headers: 64,
+      max_header_size: 16_384,
+      body_timeout: 10_000,
       max_inflight_per_ip: 0,
       max_connections_per_ip: 0,
+      max_websockets: 0,
       allow_encoded_slash: false,
       merge_slashes: true
     },
@@ -51,8 +55,15 @@ test('fills in every default', () => {
     shutdown: { drain_timeout: 10_000 },
     body_highwater: 65_536,
     admin: { enabled: true, host: '127.0.0.1', port: 9090 },
+    metrics: { enabled: true },
     cache: { memory: 67_108_864 }
   })
+})
+
+test('log.access: true, false or an absolute file path', () => {
+  assert.equal(loadConfig({ ...minimal(), log: { access: '/var/log/switchyard/access.log' } }).log.access, '/var/log/switchyard/access.log')
+  assert.equal(loadConfig({ ...minimal(), log: { access: false } }).log.access, false)
+  assert.throws(() => loadConfig({ ...minimal(), log: { access: 'access.log' } }), (err: Error) => err.message.includes('config: log.access: must be true, false or an absolute file path'))
 })
 
 test('route cache: the key turns it on and takes its defaults', () => {

@@ -1,4 +1,4 @@
-// CR, LF and NUL never reach a header sent to a backend. uWS refuses such bytes in a request head (uws-notes.md §3),
+// CR, LF and NUL never reach a header sent to a backend. uWS refuses such bytes in a request head (docs/uws.md §3),
 // the path stage never decodes %0D, %0A or %00 (it keeps or refuses them), the request id must be URL-safe, and every
 // client-derived value that buildRequestHeaders puts into a backend header (the client's own fields, Host, and from a
 // trusted peer X-Forwarded-*) is refused by undici before a byte is written. Shown here end to end through a real
@@ -53,7 +53,7 @@ test('a client-derived header value with CR, LF or NUL is refused before anythin
       const ex = slot.make(bad)
       ex.requestId = 'r1'
       if (slot.trusted === true) ex.trustedPeer = true
-      const headers = buildRequestHeaders(ex, '127.0.0.1', { preserveHost: true, via: true })
+      const headers = buildRequestHeaders(ex, '127.0.0.1', { preserveHost: true, via: true, startTrace: () => '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' })
       assert.ok(headers.some((v) => v.includes(bad)), `${slot.name}: the value is carried into the backend headers`)
       const err = await pool.request({ path: '/x', method: 'GET', headers }).then(() => undefined, (e: Error) => e)
       assert.ok(err !== undefined, `${slot.name} ${JSON.stringify(bad)}: undici sent it`)
@@ -67,7 +67,7 @@ test('the path stage never decodes CR, LF or NUL, and a client request id carryi
   const o = { allowEncodedSlash: false, mergeSlashes: true }
   assert.equal(normalisePath('/a%0d%0aX-Injected:%201', o), '/a%0D%0AX-Injected:%201')
   assert.equal(normalisePath('/a%00', o), undefined)
-  const guard = createGuard({ trusted: { has: () => false, size: 0 }, nextId: () => 'fresh' })
+  const guard = createGuard({ trusted: { has: () => false, size: 0 }, nextId: () => 'fresh', maxHeaders: 64, maxHeaderSize: 16384 })
   for (const bad of BAD) {
     const ex = exchange({ headers: ['x-request-id', `id${bad}`] })
     guard.run(ex)

@@ -4,12 +4,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadNativeUws } from '../../../src/listener/index.ts'
-import { createTlsApp } from '../../../src/listener/tls.ts'
+import { loadNativeUws } from '../../../src/engine/index.ts'
+import { createTlsApp } from '../../../src/listener/uws/tls.ts'
 import { createPki } from '../../helpers/certs.ts'
 
 const uws = loadNativeUws()
-const handler = () => (res: { end (s: string): void }) => { res.end('') }
+const handler = () => ({ any: (res: { end (s: string): void }) => { res.end('') }, ws: undefined })
 
 test('good files: an SSLApp, and the names its certificates cover', (t) => {
   const pki = createPki(t)

@@ -1,0 +1,75 @@
+// What a listener is, whatever its engine: it binds the listen addresses, turns each request into an Exchange with a
+// Downstream of its engine, runs the current stages, and drains on reload or stop. uws/ is the uWS engine's; another
+// engine (node:http2) implements the same interface beside it.
+import type { Exchange, LocalReplies, Stage } from '../pipeline/index.ts'
+import type { ListenConfig } from '../config/index.ts'
+
+export interface ListenerOptions {
+  /** The current stages; read per request, so a reload swaps one reference. */
+  readonly stages: () => readonly Stage[]
+  readonly replies: LocalReplies
+  readonly onComplete: (ex: Exchange) => void
+  /** Request-body bytes buffered ahead of a slow backend before the client is paused. */
+  readonly bodyHighWater: number
+  /** limits.body_timeout in ms: the longest a request body may stall; 0 leaves it to the engine. */
+  readonly bodyTimeout: number
+  readonly clock: () => number
+  /**
+   * Read each client's address when its request arrives, not when a stage first asks: set when something reads it
+   * after the response is over (the access log). Otherwise a request that no stage asks about never pays for it.
+   */
+  readonly eagerPeer: boolean
+  /** trusted_proxies: peers whose PROXY protocol v2 header names the client (see UwsDownstream.remoteAddress). */
+  readonly trusted: { has (address: string): boolean, readonly size: number }
+  /** Request ids for answers given before the runtime's guard runs (redirects, 421). */
+  readonly nextId?: () => string
+  /** Every route's `match.host`: hosts a redirect to HTTPS may point at. */
+  readonly routeHosts?: readonly string[]
+}
+
+/** One listener: a host and port, with `tls` (TLS termination) or `redirect_https` (answers only redirects) or neither. */
+export type ListenAddress = Pick<ListenConfig, 'host' | 'port'> & Partial<Pick<ListenConfig, 'tls' | 'redirect_https'>>
+
+/** What every answer of a listener must know about the worker. */
+export interface ListenerState {
+  /** Set while the worker drains: every answer closes its connection and says so (docs/uws.md §1). */
+  draining: boolean
+  /** trusted_proxies: only these peers' PROXY protocol headers are believed. */
+  readonly trusted: { has (address: string): boolean, readonly size: number }
+}
+
+export interface Listener {
+  readonly state: ListenerState
+  /** In-flight exchanges. */
+  readonly inflight: number
+  /**
+   * Builds the app of each listener (TLS files are checked again first) and binds every address; throws naming the
+   * first that fails, with nothing left bound. Returns the bound ports.
+   */
+  listen (addresses: readonly ListenAddress[]): number[]
+  /** Stops accepting; open connections keep being served. */
+  stopAccepting (): void
+  /**
+   * Stops accepting and answers what is left with `Connection: close`; resolves once no request was in flight for
+   * DRAIN_IDLE_MS, or at the deadline, with the requests still in flight then (they are cut when the worker exits).
+   */
+  drain (timeoutMs: number): Promise<number>
+}
+
+/** How long a draining worker waits with nothing in flight before it goes (a client may be between two requests). */
+export const DRAIN_IDLE_MS = 300
+
+/** Resolves once `inflight()` has been 0 for DRAIN_IDLE_MS, or after `timeoutMs`, with `inflight()` then. */
+export async function drainWhenIdle (inflight: () => number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs
+  let idleSince = Date.now()
+  return await new Promise((resolve) => {
+    const iv = setInterval(() => {
+      if (inflight() > 0) idleSince = Date.now()
+      if (Date.now() - idleSince >= DRAIN_IDLE_MS || Date.now() > deadline) {
+        clearInterval(iv)
+        resolve(inflight())
+      }
+    }, 25)
+  })
+}

@@ -1,0 +1,11 @@
+// Public surface of metrics/: the workers' hot-path counters and their deltas, the primary's totals and exposition.
+export { BUCKETS, BUCKETS_MS, bucketOf, WORKER_FAMILIES, PRIMARY_FAMILIES, type Family, type WorkerFamily, type PrimaryFamily } from './families.ts'
+export { WorkerMetrics, type MetricsDelta, type UpstreamMeter, type ServerKey, type WorkerLevels } from './worker-metrics.ts'
+export { meterState, type StateOpSink } from './state-meter.ts'
+export { MetricsTotals, type Series, type HistSeries } from './totals.ts'
+export { createExposition, type Exposition, type PrimaryLevels } from './exposition.ts'
+export { establishedByPort, certExpiries, type CertExpiry } from './host-levels.ts'
+export { SummaryRing, fleetTotal, type HostSummary, type RowStats, type ServerHealthView } from './summary.ts'
+export { quantile, addCounts, subCounts } from './percentile.ts'
+export { createFleet, type Fleet } from './fleet.ts'
+export { DashboardFeed, type DashboardView, type DashboardFeedOptions } from './dashboard-feed.ts'

@@ -1,0 +1,77 @@
+// The access line built from a template is the line pino writes for the same fields: same keys, same values, same
+// bound fields and level, one JSON line each; client-controlled text is escaped.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { pino } from 'pino'
+import { createAccessLog } from '../../../src/log/access.ts'
+import { Exchange, type Downstream } from '../../../src/pipeline/index.ts'
+
+const sink: Downstream = { onDrain: null, start () {}, write () { return true }, end () {}, abort () {}, reply () {} }
+
+function capture (level = 'info'): { lines: string[], log: pino.Logger } {
+  const lines: string[] = []
+  const log = pino({ level, base: { role: 'worker', worker: 2 }, timestamp: pino.stdTimeFunctions.isoTime }, { write (s: string) { lines.push(s) } })
+  return { lines, log }
+}
+
+function exchange (o: { path: string, aborted?: boolean, cache?: string, code?: boolean, query?: string, headers?: string[], trace?: string, ttfb?: number }): Exchange {
+  const ex = new Exchange({
+    method: 'GET', path: o.path, query: o.query ?? '', host: 'a', headers: o.headers ?? [], contentLength: -1, contentLengthCount: 0, chunked: false,
+    peerIp: '192.0.2.7', tls: false, startTime: 10, body: null, downstream: sink, replies: { reply () {}, fault () {} }, onComplete: () => {}
+  })
+  ex.requestId = 'id-1'
+  ex.status = o.aborted === true ? 0 : 200
+  ex.bytesSent = 42
+  ex.attempts = 1
+  ex.route = { id: '/api', upstream: 'u', stages: [] }
+  ex.target = { index: 0, url: 'http://127.0.0.1:9001', weight: 1, inflight: 0, healthy: true }
+  if (o.cache !== undefined) ex.cacheStatus = o.cache
+  if (o.code === true) ex.errorCode = 'SWY_UPSTREAM_TIMEOUT'
+  if (o.trace !== undefined) ex.traceparent = o.trace
+  if (o.ttfb !== undefined) ex.upstreamTtfb = o.ttfb
+  if (o.aborted === true) ex.clientAborted()
+  return ex
+}
+
+const cases = [
+  { name: 'a plain request', input: { path: '/a' } },
+  { name: 'a path needing escapes', input: { path: '/a"b\\c\u0001é' } },
+  { name: 'a cache answer with a code', input: { path: '/c', cache: 'HIT', code: true } },
+  { name: 'a client that left before any answer', input: { path: '/x', aborted: true } },
+  {
+    name: 'the combined format\'s fields: query, user agent, referer, traceparent, time to first byte',
+    input: { path: '/q', query: 'a=1&b="x"', headers: ['user-agent', 'curl/8 "q"', 'referer', 'https://example.com/'], trace: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ttfb: 1.23456 }
+  }
+]
+for (const c of cases) {
+  test(`access line: ${c.name}`, () => {
+    const ours = capture()
+    const theirs = capture()
+    createAccessLog(ours.log, () => 12.345)(exchange(c.input))
+    // What the line was before: pino's own serialisation of the same object.
+    const ex = exchange(c.input)
+    theirs.log.child({ kind: 'access' }).info({
+      reqId: ex.requestId, client: ex.clientIp, method: ex.method, host: ex.host, path: ex.path, query: ex.query === '' ? undefined : ex.query,
+      status: ex.aborted && ex.status === 0 ? 499 : ex.status, bytes: ex.bytesSent,
+      // GET /q?a=1&b="x" HTTP/1.1 CRLF, the fields, CRLF.
+      requestBytes: `GET ${ex.path}${ex.query === '' ? '' : `?${ex.query}`} HTTP/1.1\r\n`.length + 2 + ex.headers.reduce((n, s, i) => n + s.length + (i % 2 === 0 ? 2 : 2), 0),
+      userAgent: ex.header('user-agent'), referer: ex.header('referer'), traceparent: ex.traceparent === '' ? undefined : ex.traceparent,
+      route: ex.route?.id, upstream: ex.target?.url, attempts: ex.attempts, cache: ex.cacheStatus ?? undefined,
+      code: ex.errorCode ?? undefined, aborted: ex.aborted || undefined, ttfbMs: ex.upstreamTtfb < 0 ? undefined : 1.23, ms: 2.35
+    })
+    assert.equal(ours.lines.length, 1)
+    assert.ok(ours.lines[0]!.endsWith('}\n') && !ours.lines[0]!.slice(0, -1).includes('\n'))
+    const a = JSON.parse(ours.lines[0]!) as Record<string, unknown>
+    const b = JSON.parse(theirs.lines[0]!) as Record<string, unknown>
+    assert.match(String(a.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    delete a.time
+    delete b.time
+    assert.deepEqual(a, b)
+  })
+}
+
+test('no access line below info', () => {
+  const c = capture('warn')
+  createAccessLog(c.log, () => 0)(exchange({ path: '/a' }))
+  assert.deepEqual(c.lines, [])
+})

@@ -1,0 +1,113 @@
+// The access log's batching: lines logged in one turn of the event loop leave in one write at its end, a write never
+// holds more than its cap of whole lines (writes up to PIPE_BUF on a pipe never interleave between workers), and a
+// line is never held past the turn after it was logged.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { setImmediate as tick } from 'node:timers/promises'
+import { execFileSync, spawn } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LineBatch, writesTo } from '../../../src/log/logger.ts'
+
+function sink (): { writes: string[], write (s: string): void } {
+  const writes: string[] = []
+  return { writes, write (s) { writes.push(s) } }
+}
+
+test('lines of one turn go out in one write, at the end of the turn', async () => {
+  const out = sink()
+  const b = new LineBatch(out, 4096)
+  for (let i = 0; i < 10; i++) b.write(`{"n":${i}}\n`)
+  assert.equal(out.writes.length, 0, 'nothing written within the turn')
+  await tick()
+  assert.deepEqual(out.writes, [Array.from({ length: 10 }, (_, i) => `{"n":${i}}\n`).join('')])
+  b.write('{"late":1}\n')
+  await tick()
+  assert.deepEqual(out.writes.at(-1), '{"late":1}\n')
+})
+
+test('no write holds more than the cap, counted in bytes, and lines are never split', async () => {
+  const out = sink()
+  const b = new LineBatch(out, 4096)
+  const lines = Array.from({ length: 200 }, (_, i) => `{"i":${i},"t":"${'é'.repeat(i % 50)}${'x'.repeat(100)}"}\n`)
+  for (const l of lines) b.write(l)
+  await tick()
+  assert.ok(out.writes.length > 1)
+  for (const w of out.writes) {
+    assert.ok(Buffer.byteLength(w) <= 4096, `${Buffer.byteLength(w)} bytes in one write`)
+    assert.ok(w.endsWith('\n'))
+  }
+  assert.equal(out.writes.join(''), lines.join(''))
+})
+
+test('a line longer than the cap goes alone', async () => {
+  const out = sink()
+  const b = new LineBatch(out, 100)
+  b.write('a\n')
+  b.write(`${'l'.repeat(300)}\n`)
+  b.write('b\n')
+  await tick()
+  assert.deepEqual(out.writes, ['a\n', `${'l'.repeat(300)}\n`, 'b\n'])
+})
+
+test('held lines wait for the timer unless a piece fills first; a plain line takes them along at the end of its turn', async () => {
+  const out = sink()
+  const b = new LineBatch(out, 100, 50)
+  b.hold('{"a":1}\n')
+  await tick()
+  assert.deepEqual(out.writes, [], 'held past the turn')
+  const line = `{"p":"${'x'.repeat(40)}"}\n`
+  b.hold(line)
+  b.hold(line)
+  assert.deepEqual(out.writes, [`{"a":1}\n${line}`], 'a full piece goes at once')
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  assert.deepEqual(out.writes, [`{"a":1}\n${line}`, line], 'the rest within holdMs')
+  b.hold('{"h":1}\n')
+  b.write('{"w":1}\n')
+  await tick()
+  assert.deepEqual(out.writes.at(-1), '{"h":1}\n{"w":1}\n', 'a plain line is not held, and order is kept')
+})
+
+test('stdout to a regular file is written synchronously in pieces of up to 64 KiB; a pipe in 4 KiB pieces through the thread pool', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swy-log-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const file = openSync(join(dir, 'out.log'), 'a')
+  t.after(() => { closeSync(file) })
+  assert.deepEqual(writesTo(file), { sync: true, max: 64 * 1024 })
+  execFileSync('mkfifo', [join(dir, 'fifo')])
+  const fifo = openSync(join(dir, 'fifo'), 'r+') // read-write: opens without a reader on the other end
+  t.after(() => { closeSync(fifo) })
+  assert.deepEqual(writesTo(fifo), { sync: false, max: 4096 })
+})
+
+test('processes sharing one log file (as workers share stdout) never interleave their lines, and lose none', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'swy-log-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const path = join(dir, 'out.log')
+  const fd = openSync(path, 'w') // one open file, one shared offset: not O_APPEND
+  t.after(() => { closeSync(fd) })
+  const logger = new URL('../../../src/log/logger.js', import.meta.url).href
+  const script = `
+    const { createLogger } = await import(${JSON.stringify(logger)})
+    const log = createLogger({ level: 'info', pretty: false, base: { p: process.argv[1] }, holdMs: 20 })
+    for (let turn = 0; turn < 40; turn++) {
+      for (let i = 0; i < 100; i++) log.info({ n: turn * 100 + i, pad: 'x'.repeat(200 + (i * 37) % 400) })
+      await new Promise((resolve) => setImmediate(resolve))
+    }`
+  const run = (name: string): Promise<number | null> => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, name], { stdio: ['ignore', fd, 'inherit'] })
+    child.on('error', reject)
+    child.on('exit', resolve)
+  })
+  assert.deepEqual(await Promise.all([run('a'), run('b')]), [0, 0])
+  const lines = readFileSync(path, 'utf8').split('\n')
+  assert.equal(lines.pop(), '', 'the file ends with a whole line')
+  const seen = { a: new Set<number>(), b: new Set<number>() }
+  for (const line of lines) {
+    const o = JSON.parse(line) as { p: 'a' | 'b', n: number }
+    seen[o.p].add(o.n)
+  }
+  assert.equal(seen.a.size, 4000)
+  assert.equal(seen.b.size, 4000)
+})
