@@ -2,7 +2,7 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, type Server } from 'node:http'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
@@ -14,24 +14,56 @@ type Ctx = Pick<TestContext, 'after'>
 export const CLI = fileURLToPath(new URL('../../workers/cli.js', import.meta.url))
 
 /**
- * Ports this test process has handed out. The kernel may give a just-released port again, so without this two
- * proxies started side by side could get the same one (one's admin port, the other's listener), and whichever binds
- * second fails.
+ * Free ports for the processes a test starts, which bind them later (a proxy, Redis). Two things can take such a port
+ * between the check and that bind, and both made CI fail ("cannot listen on 127.0.0.1:36431"):
+ * - the kernel: a port it hands out for listen(0) or for an outgoing connection's local end comes from
+ *   net.ipv4.ip_local_port_range, and the suite makes thousands of connections. So ports come from below that range.
+ * - another test file (two run at once): each port is claimed with a file created exclusively in a directory all
+ *   test processes share, and released when this process exits. A claim left by a process that crashed is skipped,
+ *   never taken over (two takers could both win).
  */
-const handedOut = new Set<number>()
+const claimDir = join(tmpdir(), 'switchyard-test-ports')
+mkdirSync(claimDir, { recursive: true })
+const claimed: string[] = []
+process.on('exit', () => { for (const f of claimed) rmSync(f, { force: true }) })
 
-export async function freePort (host = '127.0.0.1'): Promise<number> {
-  for (;;) {
-    const s = createNetServer()
-    s.listen(0, host)
-    await once(s, 'listening')
-    const { port } = s.address() as AddressInfo
+function ephemeralLow (): number {
+  try { return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768 } catch { return 32768 }
+}
+const FIRST = 10000
+const LAST = Math.max(FIRST + 2000, ephemeralLow() - 1)
+
+function claim (port: number): boolean {
+  const file = join(claimDir, String(port))
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' })
+  } catch {
+    return false
+  }
+  claimed.push(file)
+  return true
+}
+
+async function bindable (port: number, host: string): Promise<boolean> {
+  const s = createNetServer()
+  const ok = await new Promise<boolean>(resolve => {
+    s.once('error', () => resolve(false))
+    s.listen(port, host, () => resolve(true))
+  })
+  if (ok) {
     s.close()
     await once(s, 'close')
-    if (handedOut.has(port)) continue
-    handedOut.add(port)
-    return port
   }
+  return ok
+}
+
+export async function freePort (host = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = FIRST + Math.floor(Math.random() * (LAST - FIRST + 1))
+    if (!claim(port)) continue
+    if (await bindable(port, host)) return port
+  }
+  throw new Error(`freePort: no free port in ${FIRST}-${LAST} after 1000 tries`)
 }
 
 export interface BackendHandle {
