@@ -58,8 +58,14 @@ interface Tracked {
  *   throughput swung between two levels from run to run. One worker, 64 KiB through the proxy, wrk pinned, 4
  *   alternating rounds: 9.4k–13.1k req/s against 6.5k–8.1k, p99 8–24 ms against 29–37 ms; 100 B and cache hits
  *   unchanged within noise. Cost: 169 MB RSS against 153 MB for a worker under that 64 KiB load.
+ * - `--no-allocation-site-pretenuring`: on Node 24 (V8 13.6) V8 decided early under load that the request path's
+ *   allocation sites make long-lived objects and allocated them in the old generation from then on. A dead old object
+ *   still counts as a root in a scavenge, so everything it pointed to survived and was promoted too (1.75 MB per
+ *   scavenge against 20 KB on Node 20), each scavenge took ~5 ms instead of ~1, and mark-compacts came every 2–3 s:
+ *   p99 of 100 B proxying 4.4× nginx's against 1.75× with the flag (`--trace-gc-nvp`; README, Benchmarks). Node 20
+ *   showed no such promotion and no difference. test/integration/worker-heap.test.ts.
  */
-export const WORKER_V8_FLAGS = ['--initial-heap-size=64', '--max-semi-space-size=32']
+export const WORKER_V8_FLAGS = ['--initial-heap-size=64', '--max-semi-space-size=32', '--no-allocation-site-pretenuring']
 const STARTUP_TIMEOUT_MS = 15_000
 const CRASH_WINDOW_MS = 30_000
 const MAX_BACKOFF_MS = 10_000

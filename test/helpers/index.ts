@@ -136,6 +136,22 @@ export interface ProxyOptions {
   readonly waitReady?: boolean
   /** The CLI to run (default: this build's dist/workers/cli.js). */
   readonly cli?: string
+  /** Node flags for the primary, which passes them on to its workers (e.g. ['--trace-gc-nvp']). */
+  readonly nodeArgs?: readonly string[]
+}
+
+/**
+ * One stdout line as log records. A process started with a V8 trace flag (--trace-gc-nvp) also prints through libc's
+ * buffer, whose flushes can end mid-line, so a JSON line may arrive behind the start of a trace line: the JSON part is
+ * still a record, and the rest is kept as `raw`.
+ */
+function parseLine (line: string): Array<Record<string, unknown>> {
+  try { return [JSON.parse(line) as Record<string, unknown>] } catch {}
+  const at = line.indexOf('{"level":')
+  if (at > 0) {
+    try { return [{ raw: line.slice(0, at) }, JSON.parse(line.slice(at)) as Record<string, unknown>] } catch {}
+  }
+  return [{ raw: line }]
 }
 
 /**
@@ -157,7 +173,7 @@ export async function startProxy (t: Ctx, config: Record<string, unknown>, o: Pr
   const dir = mkdtempSync(join(tmpdir(), 'swy-test-'))
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(full, null, 2))
-  const child = spawn(process.execPath, [o.cli ?? CLI, 'start', '-c', file, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.cli ?? CLI, 'start', '-c', file, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] })
   const logs: Array<Record<string, unknown>> = []
   let stderr = ''
   let buf = ''
@@ -168,7 +184,7 @@ export async function startProxy (t: Ctx, config: Record<string, unknown>, o: Pr
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
-        try { logs.push(JSON.parse(line) as Record<string, unknown>) } catch { logs.push({ raw: line }) }
+        logs.push(...parseLine(line))
         if (logs.at(-1)?.event === 'ready') resolve()
       }
     })
