@@ -41,6 +41,8 @@ export class LineBatch {
   readonly #out: { write (s: string): unknown }
   readonly #max: number
   readonly #holdMs: number
+  /** Measure lines in bytes (a pipe, where only whole writes up to PIPE_BUF stay atomic); else in characters. */
+  readonly #inBytes: boolean
   #pending = ''
   #bytes = 0
   #soon = false
@@ -48,10 +50,15 @@ export class LineBatch {
   readonly #flushSoon = (): void => { this.#soon = false; this.flush() }
   readonly #flushLater = (): void => { this.#later = false; this.flush() }
 
-  constructor (out: { write (s: string): unknown }, max: number, holdMs = 0) {
+  /**
+   * `inBytes: false` (a regular file, where a write of any size lands whole) sizes pieces in characters, sparing a
+   * Buffer.byteLength per line: a piece of `max` characters may then hold up to 3 × `max` bytes.
+   */
+  constructor (out: { write (s: string): unknown }, max: number, holdMs = 0, inBytes = true) {
     this.#out = out
     this.#max = max
     this.#holdMs = holdMs
+    this.#inBytes = inBytes
   }
 
   write (line: string): boolean {
@@ -74,7 +81,7 @@ export class LineBatch {
   }
 
   #add (line: string): void {
-    const n = Buffer.byteLength(line)
+    const n = this.#inBytes ? Buffer.byteLength(line) : line.length
     if (this.#bytes + n > this.#max && this.#bytes > 0) this.flush()
     this.#pending += line
     this.#bytes += n
@@ -95,7 +102,7 @@ export function createFileLogger ({ level, base = {}, holdMs = 0, file }: Logger
   // worker opens it with O_APPEND, so every write lands whole at the end. A FIFO gets 4 KiB through the thread pool.
   const { sync, max } = pathWrites(file)
   const sonic = pino.destination({ dest: file, append: true, mkdir: true, sync, minLength: 0, maxWrite: max })
-  const dest = new LineBatch(sonic, max, holdMs)
+  const dest = new LineBatch(sonic, max, holdMs, !sync)
   const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
   process.once('exit', () => { try { dest.flush(); sonic.flushSync() } catch {} })
   return {
@@ -120,7 +127,7 @@ export function createLogger ({ level, pretty, base = {}, holdMs = 0 }: LoggerOp
   // thread pool cost the 100 B bench about a sixth of its rate against the 5% aimed for (README, Benchmarks).
   const { sync, max } = writesTo(1)
   const sonic = pino.destination({ dest: 1, sync, minLength: 0, maxWrite: max })
-  const dest = new LineBatch(sonic, max, holdMs)
+  const dest = new LineBatch(sonic, max, holdMs, !sync)
   const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
   process.once('exit', () => { try { dest.flush(); sonic.flushSync() } catch {} })
   return log

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import { createAccessLog } from '../../../src/log/access.ts'
+import { createAccessLog, createIsoClock, hundredths } from '../../../src/log/access.ts'
 import { Exchange, type Downstream } from '../../../src/pipeline/index.ts'
 
 const sink: Downstream = { onDrain: null, start () {}, write () { return true }, end () {}, abort () {}, reply () {} }
@@ -74,4 +74,21 @@ test('no access line below info', () => {
   const c = capture('warn')
   createAccessLog(c.log, () => 0)(exchange({ path: '/a' }))
   assert.deepEqual(c.lines, [])
+})
+
+test('hundredths prints what String(Math.round(x * 100) / 100) prints', () => {
+  const xs = [0, 0.001, 0.004999, 0.005, 0.01, 0.1, 0.5, 1, 1.005, 1.1, 1.23456, 9.995, 10, 99.99, 100, 12345.678, 2 ** 31 / 100 + 0.37, 1e9 + 0.5, 1e15]
+  for (let i = 0; i < 20_000; i++) xs.push(Math.random() * 10 ** Math.floor(Math.random() * 9))
+  for (const x of xs) assert.equal(hundredths(x), String(Math.round(x * 100) / 100), `x = ${x}`)
+  // Outside what the table covers (negative, not finite): the plain conversion.
+  for (const x of [-1.234, -0.001, Number.NaN, Number.POSITIVE_INFINITY]) assert.equal(hundredths(x), String(Math.round(x * 100) / 100))
+})
+
+test('the access line\'s clock prints what toISOString prints, across seconds, days and years', () => {
+  const time = createIsoClock()
+  const ms = [0, 999, 1000, 1001, Date.UTC(2026, 11, 31, 23, 59, 59, 999), Date.UTC(2027, 0, 1), Date.now()]
+  let t = Date.UTC(2026, 11, 6, 23, 59, 58, 0)
+  for (let i = 0; i < 5000; i++) { t += Math.floor(Math.random() * 3); ms.push(t) }
+  for (let i = 0; i < 5000; i++) ms.push(Math.floor(Math.random() * 4e12))
+  for (const m of ms) assert.equal(time(m), new Date(m).toISOString(), `ms = ${m}`)
 })

@@ -41,6 +41,22 @@ test('no write holds more than the cap, counted in bytes, and lines are never sp
   assert.equal(out.writes.join(''), lines.join(''))
 })
 
+test('for a regular file pieces are counted in characters: the cap holds in characters, every line whole and in order', async () => {
+  const out = sink()
+  const b = new LineBatch(out, 4096, 0, false)
+  const lines = Array.from({ length: 200 }, (_, i) => `{"i":${i},"t":"${'é'.repeat(i % 50)}${'x'.repeat(100)}"}\n`)
+  for (const l of lines) b.write(l)
+  await tick()
+  assert.ok(out.writes.length > 1)
+  // Counted in bytes the pieces would have been smaller: some piece holds more than 4096 bytes, none more than 4096 characters.
+  assert.ok(out.writes.some((w) => Buffer.byteLength(w) > 4096), 'pieces sized in characters')
+  for (const w of out.writes) {
+    assert.ok(w.length <= 4096, `${w.length} characters in one write`)
+    assert.ok(w.endsWith('\n'))
+  }
+  assert.equal(out.writes.join(''), lines.join(''))
+})
+
 test('a line longer than the cap goes alone', async () => {
   const out = sink()
   const b = new LineBatch(out, 100)
