@@ -34,7 +34,7 @@ const PROXY_CPU = 1
 const LOAD_CPU = 0
 
 const NOTES = [
-  'Access logs off everywhere except the "+ access log" row: nginx has access_log off, HAProxy has no log directive, Switchyard runs with log level warn (the log row: info with log.access, stdout to a file).',
+  'Access logs off everywhere except the "+ access log" row: nginx has access_log off, HAProxy has no log directive, Switchyard runs with log level warn (the log row: info with log.access, stdout to a file on a tmpfs, /dev/shm, when there is one).',
   'nginx: worker_processes 1, upstream keepalive 64, proxy_http_version 1.1, Connection "" (keep-alive to the backend), request bodies streamed (proxy_request_buffering off), responses kept in memory (proxy_buffers 8 16k, proxy_max_temp_file_size 0).',
   'HAProxy: nbthread 1, http-keep-alive with http-reuse always.',
   'CPU µs/req: user and kernel time of all the target\'s processes during the measured run, over its requests (for "direct", the backend\'s).'
@@ -111,6 +111,8 @@ async function main (): Promise<void> {
 
   const tmpDir = await mkdtemp(join(tmpdir(), 'switchyard-bench-'))
   installCleanup(() => rmSync(tmpDir, { recursive: true, force: true }))
+  const logDir = existsSync('/dev/shm') ? await mkdtemp(join('/dev/shm', 'switchyard-bench-log-')) : tmpDir
+  if (logDir !== tmpDir) installCleanup(() => rmSync(logDir, { recursive: true, force: true }))
 
   const startedAt = new Date()
   const backendCpu = opts.pin ? LOAD_CPU : undefined
@@ -124,7 +126,7 @@ async function main (): Promise<void> {
   if (opts.tool === 'autocannon') notes.push('autocannon records latency in whole milliseconds, so sub-ms p50/p99 show as 0 or 1.')
   console.error(`${heading}\n${notes.map((n) => `- ${n}`).join('\n')}\n`)
 
-  const env: TargetEnv = { root, tmpDir, backendPort: backend.port, ...(backend.pgid === undefined ? {} : { backendPgid: backend.pgid }), cpu: opts.pin ? PROXY_CPU : undefined }
+  const env: TargetEnv = { root, tmpDir, logDir, backendPort: backend.port, ...(backend.pgid === undefined ? {} : { backendPgid: backend.pgid }), cpu: opts.pin ? PROXY_CPU : undefined }
   const load: LoadOptions = {
     durationS: opts.durationS,
     connections: opts.connections,

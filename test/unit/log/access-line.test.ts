@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { pino } from 'pino'
-import { createAccessLog, createIsoClock, hundredths } from '../../../src/log/access.ts'
+import { createAccessLog, createIsoClock, hundredths, jsonString } from '../../../src/log/access.ts'
 import { Exchange, type Downstream } from '../../../src/pipeline/index.ts'
 
 const sink: Downstream = { onDrain: null, start () {}, write () { return true }, end () {}, abort () {}, reply () {} }
@@ -91,4 +91,15 @@ test('the access line\'s clock prints what toISOString prints, across seconds, d
   for (let i = 0; i < 5000; i++) { t += Math.floor(Math.random() * 3); ms.push(t) }
   for (let i = 0; i < 5000; i++) ms.push(Math.floor(Math.random() * 4e12))
   for (const m of ms) assert.equal(time(m), new Date(m).toISOString(), `ms = ${m}`)
+})
+
+test('jsonString is JSON.stringify for every string: escapes, controls, DEL, non-ASCII, pairs and lone surrogates', () => {
+  const fixed = ['', 'a', '/a"b', 'back\\slash', 'tab\t', '\u0000', '\u001f', '\u007f', 'é', '日本', '😀', '\ud83d', '\ude00x', 'x\ud83d\ude00y', '</script>', "it's"]
+  for (const v of fixed) assert.equal(jsonString(v), JSON.stringify(v), JSON.stringify(v))
+  // Every code unit alone, and random strings over the whole range.
+  for (let c = 0; c <= 0xffff; c++) { const v = `a${String.fromCharCode(c)}b`; assert.equal(jsonString(v), JSON.stringify(v), `U+${c.toString(16)}`) }
+  for (let i = 0; i < 5000; i++) {
+    const v = String.fromCharCode(...Array.from({ length: 1 + Math.floor(Math.random() * 12) }, () => Math.random() < 0.8 ? 32 + Math.floor(Math.random() * 95) : Math.floor(Math.random() * 0x10000)))
+    assert.equal(jsonString(v), JSON.stringify(v))
+  }
 })
