@@ -19,18 +19,8 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
   const head = `{"level":${log.levels.values.info!},"time":"`
   const bound = `"${internals[pino.symbols.chindingsSym]},"kind":"access","reqId":`
   const time = createIsoClock()
-  // Config strings (route ids, server URLs), quoted once: the same few strings end every line.
-  const quoted = new Map<string, string>()
-  const quote = (v: string): string => {
-    let q = quoted.get(v)
-    if (q === undefined) {
-      q = JSON.stringify(v)
-      if (quoted.size < 10_000) quoted.set(v, q)
-    }
-    return q
-  }
   return function logAccess (ex) {
-    // Client-controlled text (path, request id) is escaped as JSON.stringify would; numbers go as they are.
+    // Strings (the client's path and request id among them) are escaped as JSON.stringify would; numbers go as they are.
     let line = `${head}${time(Date.now())}${bound}${jsonString(ex.requestId)},"client":${jsonString(ex.clientIp)},"method":${jsonString(ex.method)},"host":${jsonString(ex.host)},"path":${jsonString(ex.path)}`
     if (ex.query !== '') line += `,"query":${jsonString(ex.query)}`
     line += `,"status":${ex.aborted && ex.status === 0 ? 499 : ex.status},"bytes":${ex.bytesSent}`
@@ -41,13 +31,11 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
     if (ua !== undefined) line += `,"userAgent":${jsonString(ua)}`
     const referer = ex.header('referer')
     if (referer !== undefined) line += `,"referer":${jsonString(referer)}`
-    const tp = ex.traceparent
-    // A version-00 traceparent (55 characters, the only kind started here) passed the hex-only pattern: no escapes.
-    if (tp !== '') line += tp.length === 55 ? `,"traceparent":"${tp}"` : `,"traceparent":${jsonString(tp)}`
+    if (ex.traceparent !== '') line += `,"traceparent":${jsonString(ex.traceparent)}`
     const route = ex.route
-    if (route !== null) line += `,"route":${quote(route.id)}`
+    if (route !== null) line += `,"route":${jsonString(route.id)}`
     const target = ex.target
-    if (target !== null) line += `,"upstream":${quote(target.url)}`
+    if (target !== null) line += `,"upstream":${jsonString(target.url)}`
     line += `,"attempts":${ex.attempts}`
     if (ex.cacheStatus !== null) line += `,"cache":${jsonString(ex.cacheStatus)}`
     if (ex.errorCode !== null) line += `,"code":"${ex.errorCode}"`

@@ -44,7 +44,8 @@ export class LineBatch {
   /** Measure lines in bytes (a pipe, where only whole writes up to PIPE_BUF stay atomic); else in characters. */
   readonly #inBytes: boolean
   #pending = ''
-  #bytes = 0
+  /** What #pending holds, in bytes or characters (see #inBytes). */
+  #size = 0
   #soon = false
   #later = false
   readonly #flushSoon = (): void => { this.#soon = false; this.flush() }
@@ -82,16 +83,16 @@ export class LineBatch {
 
   #add (line: string): void {
     const n = this.#inBytes ? Buffer.byteLength(line) : line.length
-    if (this.#bytes + n > this.#max && this.#bytes > 0) this.flush()
+    if (this.#size + n > this.#max && this.#size > 0) this.flush()
     this.#pending += line
-    this.#bytes += n
+    this.#size += n
   }
 
   flush (): void {
     if (this.#pending === '') return
     const p = this.#pending
     this.#pending = ''
-    this.#bytes = 0
+    this.#size = 0
     this.#out.write(p)
   }
 }
