@@ -1,7 +1,7 @@
 // Worker process: one uWS app, one undici pool per backend server, one logger. Wiring only.
 import cluster from 'node:cluster'
 import { performance } from 'node:perf_hooks'
-import { createUwsListener } from '../src/listener/index.ts'
+import { createUwsListener, createNodeListener, joinListeners, nodeHasReusePort, tlsNamesByPort, type Listener, type ListenerOptions } from '../src/listener/index.ts'
 import { loadEngine, type Engine } from '../src/engine/index.ts'
 import { createRequestIds, type Exchange } from '../src/pipeline/index.ts'
 import { buildRuntime } from '../src/assemble/index.ts'
@@ -10,7 +10,7 @@ import { createLogger, createFileLogger, createAccessLog, type Logger } from '..
 import { EXIT, isToWorker, workerCount, type FromWorker } from '../src/cluster/index.ts'
 import { createIpcState, createRedisState, redisTargetOf, createKeys, type SharedState } from '../src/state/index.ts'
 import { createCacheStore, type CacheStoreHandle } from '../src/cache/index.ts'
-import type { Config } from '../src/config/index.ts'
+import { listenerEngine, type Config } from '../src/config/index.ts'
 import { createCidrSet } from '../src/net/index.ts'
 import { WorkerMetrics, meterState } from '../src/metrics/index.ts'
 
@@ -135,8 +135,7 @@ async function start (config: Config, generation: number): Promise<void> {
     : logAccess === undefined ? (ex: Exchange) => { c.answered(ex.cacheStatus) } : (ex: Exchange) => { c.answered(ex.cacheStatus); logAccess(ex) }
   const m = metrics
   const access = m === undefined ? logged : (ex: Exchange) => { m.completed(ex, clock()); logged(ex) }
-  const listener = createUwsListener({
-    uws: engine.uws,
+  const common: ListenerOptions = {
     stages: () => runtime.stages,
     replies: createLocalReplies(log),
     onComplete: access,
@@ -147,11 +146,27 @@ async function start (config: Config, generation: number): Promise<void> {
     trusted: createCidrSet(config.trusted_proxies),
     nextId,
     routeHosts: config.routes.flatMap((r) => r.match.host === undefined ? [] : [r.match.host]),
-    websocket: wsEngineOptions(config)
-  })
+    tlsNames: tlsNamesByPort(config.listen)
+  }
+  // Each listen address is served by its engine (README "Engines"): uWS, or node:http/node:http2.
+  const parts: Array<{ listener: Listener, pick: (a: Config['listen'][number]) => boolean }> = []
+  if (config.listen.some((l) => listenerEngine(l) === 'uws')) {
+    parts.push({ listener: createUwsListener({ ...common, uws: engine.uws, websocket: wsEngineOptions(config) }), pick: (a) => listenerEngine(a) === 'uws' })
+  }
+  if (config.listen.some((l) => listenerEngine(l) === 'node')) {
+    const node = createNodeListener({
+      ...common,
+      http2: config.http2,
+      maxHeaderSize: config.limits.max_header_size,
+      maxHeaders: config.limits.max_headers,
+      reusePort: nodeHasReusePort()
+    })
+    parts.push({ listener: node, pick: (a) => listenerEngine(a) === 'node' })
+  }
+  const listener = parts.length === 1 ? parts[0]!.listener : joinListeners(parts as Parameters<typeof joinListeners>[0])
   let ports: number[]
   try {
-    ports = listener.listen(config.listen)
+    ports = await listener.listen(config.listen)
   } catch (err) {
     log.fatal({ err }, 'cannot listen')
     send({ type: 'fatal', message: (err as Error).message, exitCode: EXIT.STARTUP })

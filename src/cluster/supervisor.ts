@@ -107,6 +107,9 @@ export class Supervisor {
     this.#log = o.log
     this.#now = o.now ?? Date.now
     this.#config = o.config
+    // Node-engine listeners without reusePort (Node 20): the primary opens each socket once and every worker accepts
+    // on it, rather than the primary accepting each connection and passing it on (SCHED_RR, node's default).
+    cluster.schedulingPolicy = cluster.SCHED_NONE
     cluster.setupPrimary({ exec: o.exec, execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] })
   }
 

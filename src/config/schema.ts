@@ -145,11 +145,61 @@ const listen = z.strictObject({
   /** Terminate TLS here (see README "TLS"): `{ cert, key }` and/or `certificates` chosen by SNI. */
   tls: listenTls.optional(),
   /** Redirect every request to HTTPS (`redirect_https: 443` or `{ port, host, status }`) instead of proxying. */
-  redirect_https: redirectHttps.optional()
+  redirect_https: redirectHttps.optional(),
+  /**
+   * Which engine serves the listener (README "Engines"): `uws` (uWebSockets.js: the fastest HTTP/1.1) or `node`
+   * (node:http and node:http2: HTTP/1.0, pipelining, chunk extensions and trailers, HTTP/2). Default: `node` on a
+   * TLS listener with `http2` (the default there) or a plain one with `h2c`, else `uws`.
+   */
+  engine: z.enum(['uws', 'node'], { error: 'must be uws or node' }).optional(),
+  /** TLS listeners only: offer HTTP/2 by ALPN beside HTTP/1.1 (node engine). Default true; false keeps uWS's TLS. */
+  http2: z.boolean().optional(),
+  /** Plain listeners only: also take HTTP/2 with prior knowledge (cleartext h2c, as gRPC clients speak it); node engine. */
+  h2c: z.boolean().default(false)
 }).superRefine((l, ctx) => {
   if (l.tls !== undefined && l.redirect_https !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['redirect_https'], message: 'is for plain HTTP listeners (this one has tls)' })
   }
+  if (l.tls === undefined && l.http2 !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['http2'], message: 'is for TLS listeners (a plain listener takes cleartext HTTP/2 with h2c: true)' })
+  }
+  if (l.tls !== undefined && l.h2c) {
+    ctx.addIssue({ code: 'custom', path: ['h2c'], message: 'is for plain listeners (a TLS listener negotiates HTTP/2 with http2)' })
+  }
+  if (l.engine === 'uws' && (l.h2c || (l.tls !== undefined && l.http2 === true))) {
+    ctx.addIssue({ code: 'custom', path: ['engine'], message: 'uws cannot serve HTTP/2: use engine: node, or leave engine out' })
+  }
+})
+
+/** The engine a listener runs on: see `listen[].engine`. */
+export function listenerEngine (l: Pick<ListenConfig, 'tls' | 'engine' | 'http2' | 'h2c'>): 'uws' | 'node' {
+  if (l.engine !== undefined) return l.engine
+  if (l.tls !== undefined) return l.http2 === false ? 'uws' : 'node'
+  return l.h2c ? 'node' : 'uws'
+}
+
+/** Whether a listener speaks HTTP/2: by ALPN on TLS, by prior knowledge (h2c) on a plain one. */
+export function listenerHttp2 (l: Pick<ListenConfig, 'tls' | 'engine' | 'http2' | 'h2c'>): boolean {
+  if (listenerEngine(l) !== 'node') return false
+  return l.tls !== undefined ? l.http2 !== false : l.h2c
+}
+
+/**
+ * HTTP/2 on the node engine's listeners: the SETTINGS each connection announces and the bounds past which a client
+ * is cut with GOAWAY (README "HTTP/2").
+ */
+const http2 = z.strictObject({
+  /** Streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  max_concurrent_streams: z.number().int().min(1).max(10000).default(128),
+  /** Each stream's receive window (SETTINGS_INITIAL_WINDOW_SIZE): request-body bytes a client may send ahead. */
+  initial_window_size: size('64kb').refine((b) => b >= 1024 && b <= 2 ** 31 - 1, 'must be from 1kb to 2gb'),
+  /** The largest frame a client may send (SETTINGS_MAX_FRAME_SIZE), from 16kb (the protocol's minimum) to 16mb. */
+  max_frame_size: size('16kb').refine((b) => b >= 16384 && b <= 16777215, 'must be from 16kb to 16mb'),
+  /** Memory one connection may use for its streams, headers and buffers before new streams are refused. */
+  max_session_memory: size('10mb').refine((b) => b >= 1024 * 1024, 'must be at least 1mb'),
+  /** Stream resets a client may cause in a burst, and per second after it (rapid reset, CVE-2023-44487): past them, GOAWAY. */
+  reset_burst: z.number().int().min(1).max(100000).default(1000),
+  reset_rate: z.number().int().min(1).max(100000).default(33)
 })
 
 const server = z.strictObject({
@@ -674,7 +724,7 @@ const admin = z.strictObject({
 
 export const configSchema = z.strictObject({
   /** Listening sockets. */
-  listen: z.array(listen).min(1, 'must list at least one listener').default([{ host: '0.0.0.0', port: 8080 }]),
+  listen: z.array(listen).min(1, 'must list at least one listener').default([{ host: '0.0.0.0', port: 8080, h2c: false }]),
   /** Worker processes: `auto` (one per core) or a number. */
   workers: z.union([z.literal('auto'), z.number().int(WORKERS).min(1, WORKERS).max(256, WORKERS)], { error: WORKERS }).default('auto'),
   log: z.strictObject({
@@ -717,6 +767,8 @@ export const configSchema = z.strictObject({
     /** `false`: workers count nothing and send nothing, and the admin listener has no /metrics (the cost bench's baseline). */
     enabled: z.boolean().default(true)
   }).prefault({}),
+  /** HTTP/2 bounds for listeners that speak it (`http2` on TLS, `h2c` on plain); header limits come from `limits`. */
+  http2: http2.prefault({}),
   /** The HTTP cache's per-worker memory level (routes turn caching on with their own `cache` key). */
   cache: z.strictObject({
     /** Bytes of cached responses each worker keeps in memory (least recently used out first). 0: shared level only. */

@@ -25,10 +25,12 @@ export interface ListenerOptions {
   readonly nextId?: () => string
   /** Every route's `match.host`: hosts a redirect to HTTPS may point at. */
   readonly routeHosts?: readonly string[]
+  /** The names the TLS listeners on a port serve (whatever their engine): a redirect to that port may point at them. */
+  readonly tlsNames?: (port: number) => readonly string[]
 }
 
 /** One listener: a host and port, with `tls` (TLS termination) or `redirect_https` (answers only redirects) or neither. */
-export type ListenAddress = Pick<ListenConfig, 'host' | 'port'> & Partial<Pick<ListenConfig, 'tls' | 'redirect_https'>>
+export type ListenAddress = Pick<ListenConfig, 'host' | 'port'> & Partial<Pick<ListenConfig, 'tls' | 'redirect_https' | 'engine' | 'http2' | 'h2c'>>
 
 /** What every answer of a listener must know about the worker. */
 export interface ListenerState {
@@ -46,7 +48,7 @@ export interface Listener {
    * Builds the app of each listener (TLS files are checked again first) and binds every address; throws naming the
    * first that fails, with nothing left bound. Returns the bound ports.
    */
-  listen (addresses: readonly ListenAddress[]): number[]
+  listen (addresses: readonly ListenAddress[]): number[] | Promise<number[]>
   /** Stops accepting; open connections keep being served. */
   stopAccepting (): void
   /**
@@ -72,4 +74,41 @@ export async function drainWhenIdle (inflight: () => number, timeoutMs: number):
       }
     }, 25)
   })
+}
+
+/**
+ * One listener over several engines' listeners: each listens on its share of the addresses (`pick` says whose an
+ * address is), ports come back in the addresses' order, and a drain drains them all.
+ */
+export function joinListeners (parts: ReadonlyArray<{ readonly listener: Listener, readonly pick: (a: ListenAddress) => boolean }>): Listener {
+  const state = parts[0]!.listener.state
+  return {
+    get state () { return state },
+    get inflight () { return parts.reduce((n, p) => n + p.listener.inflight, 0) },
+    async listen (addresses) {
+      const ports = new Array<number>(addresses.length)
+      const done: Listener[] = []
+      try {
+        for (const p of parts) {
+          const mine = addresses.map((a, i) => [a, i] as const).filter(([a]) => p.pick(a))
+          if (mine.length === 0) continue
+          const got = await p.listener.listen(mine.map(([a]) => a))
+          done.push(p.listener)
+          mine.forEach(([, i], j) => { ports[i] = got[j]! })
+        }
+      } catch (err) {
+        for (const l of done) l.stopAccepting()
+        throw err
+      }
+      return ports
+    },
+    stopAccepting () {
+      for (const p of parts) p.listener.stopAccepting()
+    },
+    async drain (timeoutMs) {
+      for (const p of parts) p.listener.state.draining = true
+      const left = await Promise.all(parts.map(async (p) => await p.listener.drain(timeoutMs)))
+      return left.reduce((a, b) => a + b, 0)
+    }
+  }
 }

@@ -29,6 +29,11 @@ export interface Downstream {
   abort (): void
   /** A whole local answer at once; `close` ends the connection after it. */
   reply (status: number, headers: readonly string[], body: string, close: boolean): void
+  /**
+   * Optional: trailer fields (flat `[name, value, …]`) sent after the body when `end` is called; engines that cannot
+   * send trailers leave it out and they are dropped (a gRPC answer needs them: HTTP/2 engines have it).
+   */
+  trailers? (fields: readonly string[]): void
   /** Run when the client can take more after `write` returned false. */
   onDrain: (() => void) | null
   /**

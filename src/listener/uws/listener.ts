@@ -200,7 +200,7 @@ function appsFor (c: AppsContext, addresses: readonly ListenAddress[]): Template
       port: r.port,
       status: r.status,
       host: r.host,
-      hosts: [...(o.routeHosts ?? []), ...(tlsNames.get(r.port) ?? [])],
+      hosts: [...(o.routeHosts ?? []), ...(tlsNames.get(r.port) ?? []), ...(o.tlsNames?.(r.port) ?? [])],
       nextId
     })
     const kind: Kind = { tls: false, stages: constant([redirect]) }

@@ -1,0 +1,309 @@
+// The node engine's listener: node:http for plain HTTP/1.x, node:http2 for HTTP/2 (by ALPN beside HTTP/1.1 on TLS,
+// by prior knowledge on a plain listener with h2c). It serves what uWS cannot: HTTP/1.0, pipelining, chunk extensions
+// and trailers, HTTP/2 and gRPC. Each request becomes the same Exchange the uWS engine builds, and the same stages
+// run; every node response write is in downstream.ts.
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import {
+  constants, createSecureServer, createServer as createH2Server,
+  type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type Http2SecureServer, type SecureServerOptions
+} from 'node:http2'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { once } from 'node:events'
+import { Exchange, RequestBody, runExchange, createRequestIds, type Stage } from '../../pipeline/index.ts'
+import { listenerHttp2, type Config } from '../../config/index.ts'
+import { createRedirect, createSniCheck } from '../entry-stages.ts'
+import { drainWhenIdle, type ListenAddress, type Listener, type ListenerOptions, type ListenerState } from '../listener.ts'
+import { createBodyTimeouts, type BodyTimeouts } from '../body-timeout.ts'
+import { NodeDownstream, type NodeRequest, type NodeResponse } from './downstream.ts'
+import { createNodeTls } from './tls.ts'
+
+export interface NodeListenerOptions extends ListenerOptions {
+  /** HTTP/2 settings and bounds (config `http2`). */
+  readonly http2: Config['http2']
+  /** limits.max_header_size and limits.max_headers: node answers 431 past them before a stage runs. */
+  readonly maxHeaderSize: number
+  readonly maxHeaders: number
+  /**
+   * Bind with SO_REUSEPORT, each worker its own socket (Node 22.12+). Otherwise node's cluster module shares one
+   * socket the primary opened among the workers.
+   */
+  readonly reusePort: boolean
+}
+
+/** The client preface of HTTP/2 with prior knowledge (RFC 9113 §3.4). */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
+
+/** A connection's requests in flight (HTTP/1.x): an idle one is closed when the worker drains. */
+const ACTIVE = Symbol('switchyard.active')
+type Tracked = Socket & { [ACTIVE]?: number }
+
+/** Node 22.12+ and 23.1+ take `reusePort` in listen(). */
+export function nodeHasReusePort (version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number)
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+}
+
+export function createNodeListener (o: NodeListenerOptions): Listener {
+  const state: ListenerState = { draining: false, trusted: o.trusted }
+  const count = { inflight: 0 }
+  const nextId = o.nextId ?? createRequestIds()
+  const timeouts = createBodyTimeouts(o.bodyTimeout, o.clock)
+  /** Every bound server (closed to stop accepting), every HTTP/1.x socket and HTTP/2 session (closed on drain). */
+  let bound: NetServer[] = []
+  const sockets = new Set<Tracked>()
+  const sessions = new Set<Http2Session>()
+  const onComplete = (ex: Exchange): void => {
+    count.inflight--
+    o.onComplete(ex)
+  }
+  const handle = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: NodeRequest, res: NodeResponse): void => {
+    const socket = req.socket as Tracked
+    if (req.httpVersionMajor !== 2) {
+      socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1
+      res.once('close', () => {
+        socket[ACTIVE]!--
+        if (state.draining && socket[ACTIVE] === 0) socket.end()
+      })
+    }
+    serve(o, state, count, timeouts, onComplete, stages(req), tls, req, res)
+  }
+
+  return {
+    state,
+    get inflight () { return count.inflight },
+    async listen (addresses) {
+      const ports: number[] = []
+      try {
+        for (const [i, a] of addresses.entries()) {
+          const server = serverFor(o, a, `listen[${i}]`, handle, nextId, sockets, sessions)
+          server.on('error', () => {})
+          const failed = once(server, 'error')
+          server.listen({ host: a.host, port: a.port, exclusive: o.reusePort, ...(o.reusePort ? { reusePort: true } : {}) })
+          const r = await Promise.race([once(server, 'listening').then(() => null), failed.then(([e]) => e as Error)])
+          if (r !== null) throw new Error(`cannot listen on ${a.host}:${a.port} (${(r as NodeJS.ErrnoException).code ?? r.message})`)
+          bound.push(server)
+          const addr = server.address()
+          ports.push(typeof addr === 'object' && addr !== null ? addr.port : a.port)
+        }
+      } catch (err) {
+        this.stopAccepting()
+        throw err
+      }
+      return ports
+    },
+    stopAccepting () {
+      for (const s of bound) s.close()
+      bound = []
+    },
+    async drain (timeoutMs) {
+      state.draining = true
+      this.stopAccepting()
+      // HTTP/1.x: idle connections close now, busy ones after their answer (which says Connection: close).
+      for (const s of sockets) if ((s[ACTIVE] ?? 0) === 0) s.end()
+      // HTTP/2: GOAWAY (NO_ERROR, the last stream taken), the open streams finish, then the session closes.
+      for (const s of sessions) closeSession(s)
+      return await drainWhenIdle(() => count.inflight, timeoutMs)
+    }
+  }
+}
+
+function closeSession (s: Http2Session): void {
+  if (s.closed || s.destroyed) return
+  s.goaway(constants.NGHTTP2_NO_ERROR)
+  s.close()
+}
+
+type Handle = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: NodeRequest, res: NodeResponse) => void
+
+/** The server of one address: TLS (HTTP/2 and HTTP/1.1 by ALPN, or HTTP/1.x only), plain, or plain with h2c. */
+function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle: Handle, nextId: () => string, sockets: Set<Tracked>, sessions: Set<Http2Session>): NetServer {
+  const h1 = {
+    maxHeaderSize: o.maxHeaderSize,
+    // Slow heads are cut as uWS cuts idle ones; slow bodies are limits.body_timeout's, not node's whole-request clock.
+    headersTimeout: 10_000,
+    requestTimeout: 0,
+    keepAliveTimeout: 10_000,
+    // Pipelined requests wait their turn; past this many, node stops reading the connection until answers go out.
+    highWaterMark: 64 * 1024
+  }
+  const track = (socket: Socket): void => {
+    sockets.add(socket as Tracked)
+    socket.once('close', () => { sockets.delete(socket as Tracked) })
+  }
+  const h2 = h2Options(o)
+  const onSession = (s: Http2Session): void => {
+    sessions.add(s)
+    s.on('error', () => {})
+    s.once('close', () => { sessions.delete(s) })
+    // A session that did nothing for a minute goes (nginx's keepalive_timeout for HTTP/2 is 75 s).
+    s.setTimeout(60_000, () => { closeSession(s) })
+  }
+  const plain = (req: NodeRequest): readonly Stage[] => o.stages()
+
+  if (a.tls !== undefined) {
+    const t = createNodeTls(a.tls, at)
+    const stages = (req: NodeRequest): readonly Stage[] => {
+      const hosts = t.hostsOf(req.socket as TLSSocket)
+      return hosts === null ? o.stages() : [createSniCheck(hosts, o.stages, nextId)]
+    }
+    const handler = handle(stages, true)
+    if (listenerHttp2(a as Parameters<typeof listenerHttp2>[0])) {
+      const server = createSecureServer({ ...t.options, ...h2, allowHTTP1: true, ...h1 } as SecureServerOptions)
+      server.on('request', handler)
+      server.on('session', onSession)
+      server.on('secureConnection', (s: TLSSocket) => { if (s.alpnProtocol !== 'h2') track(s) })
+      quiet(server)
+      return server as unknown as NetServer
+    }
+    const server = createHttpsServer({ ...t.options, ...h1 }, handler as (req: IncomingMessage, res: ServerResponse) => void)
+    server.on('secureConnection', track)
+    return server
+  }
+  const r = a.redirect_https
+  const stages = r === undefined
+    ? plain
+    : (() => {
+        const redirect = createRedirect({ port: r.port, status: r.status, host: r.host, hosts: [...(o.routeHosts ?? []), ...(o.tlsNames?.(r.port) ?? [])], nextId })
+        return () => [redirect]
+      })()
+  const handler = handle(stages, false)
+  const http = createHttpServer(h1, handler as (req: IncomingMessage, res: ServerResponse) => void)
+  http.on('connection', track)
+  if (a.h2c !== true) return http
+  // h2c: one port for both. The first bytes say which: the HTTP/2 preface goes to node:http2, anything else to node:http.
+  const h2c = createH2Server(h2)
+  h2c.on('request', handler)
+  h2c.on('session', onSession)
+  quiet(h2c)
+  return createNetServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('readable', function first () {
+      const chunk = socket.read() as Buffer | null
+      if (chunk === null) { socket.once('readable', first); return }
+      socket.unshift(chunk)
+      const n = Math.min(chunk.length, PREFACE.length)
+      const isH2 = chunk.subarray(0, n).equals(PREFACE.subarray(0, n))
+      if (isH2) h2c.emit('connection', socket)
+      else http.emit('connection', socket)
+    })
+  })
+}
+
+/** HTTP/2 settings and defences from config `http2` and `limits` (README "HTTP/2"). */
+function h2Options (o: NodeListenerOptions): Record<string, unknown> {
+  const c = o.http2
+  return {
+    settings: {
+      maxConcurrentStreams: c.max_concurrent_streams,
+      initialWindowSize: c.initial_window_size,
+      maxFrameSize: c.max_frame_size,
+      // The header list as HTTP/2 counts it (RFC 9113 §6.5.2: name, value and 32 per field).
+      maxHeaderListSize: o.maxHeaderSize + 32 * o.maxHeaders,
+      enablePush: false
+    },
+    maxHeaderListPairs: o.maxHeaders + 8, // the pseudo-headers count too
+    maxSessionMemory: Math.ceil(c.max_session_memory / (1024 * 1024)),
+    maxSessionInvalidFrames: 100,
+    maxSessionRejectedStreams: 100,
+    streamResetBurst: c.reset_burst,
+    streamResetRate: c.reset_rate,
+    unknownProtocolTimeout: 10_000
+  }
+}
+
+/** Errors of one client's session or stream are that client's: never a worker's. */
+function quiet (server: Http2Server | Http2SecureServer): void {
+  server.on('sessionError', () => {})
+  server.on('streamError' as 'sessionError', () => {})
+  server.on('tlsClientError' as 'sessionError', () => {})
+}
+
+/** One request: copied into an Exchange and run through the stages. */
+function serve (
+  o: NodeListenerOptions, state: ListenerState, count: { inflight: number }, timeouts: BodyTimeouts,
+  onComplete: (ex: Exchange) => void, stages: readonly Stage[], tls: boolean, req: NodeRequest, res: NodeResponse
+): void {
+  const h2 = req.httpVersionMajor === 2
+  const raw = req.rawHeaders
+  const headers: string[] = []
+  let host = ''
+  let contentLength = -1
+  let contentLengthCount = 0
+  let chunked = false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = h2 ? raw[i]! : raw[i]!.toLowerCase()
+    const value = raw[i + 1]!
+    if (name.charCodeAt(0) === 58 /* : */) {
+      // :authority is the Host (RFC 9113 §8.3.1); the other pseudo-headers are the method and target, read below.
+      if (name === ':authority' && host === '') host = value
+      continue
+    }
+    headers.push(name, value)
+    if (name === 'content-length') {
+      if (contentLengthCount++ === 0) contentLength = Number(value)
+    } else if (name === 'transfer-encoding') {
+      chunked = true
+    } else if (name === 'host') {
+      if (h2 && host !== '') continue
+      host = value
+    }
+  }
+  if (h2) {
+    if (host !== '' && !headers.includes('host')) headers.push('host', host)
+    // A body of unknown length: the HEADERS frame did not end the stream and no Content-Length came.
+    const stream = (req as Http2ServerRequest).stream
+    if (contentLengthCount === 0 && !stream.endAfterHeaders) chunked = true
+  }
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  const path = q < 0 ? url : url.slice(0, q)
+  const query = q < 0 ? '' : url.slice(q + 1)
+  const method = req.method ?? 'GET'
+  let ex: Exchange | null = null
+  try {
+    count.inflight++
+    const downstream = new NodeDownstream(req, res, state)
+    const body = chunked || contentLength > 0 ? new RequestBody(o.bodyHighWater, () => { downstream.resumeBody() }) : null
+    ex = new Exchange({
+      method, path, query, host, headers, contentLength, contentLengthCount, chunked,
+      peerIp: downstream,
+      tls,
+      startTime: o.clock(),
+      body,
+      downstream,
+      replies: o.replies,
+      onComplete
+    })
+    downstream.attach(ex)
+    if (o.eagerPeer) void ex.peerIp
+    if (body !== null) feedBody(req, ex, downstream, body, timeouts)
+    runExchange(stages, ex)
+  } catch (err) {
+    if (ex === null) {
+      count.inflight--
+      res.writeHead(500, { 'content-length': '0' })
+      res.end()
+    } else ex.fail(err)
+  }
+}
+
+/** Feeds the client's body into `body`, pausing the client when the backend is slower (as uws/listener.ts does). */
+function feedBody (req: NodeRequest, ex: Exchange, down: NodeDownstream, body: RequestBody, timeouts: BodyTimeouts): void {
+  const watch = timeouts.watch(ex, down)
+  req.on('data', (chunk: Buffer) => {
+    if (!down.wantsBody || body.destroyed) { watch.done(); return }
+    watch.arrived()
+    if (!body.accepts(chunk.length)) {
+      watch.done()
+      ex.bodyRefused('SWY_REQUEST_TOO_LARGE')
+      return
+    }
+    if (!body.push(chunk)) down.pauseBody()
+  })
+  req.on('end', () => {
+    watch.done()
+    if (down.wantsBody && !body.destroyed) body.push(null)
+  })
+}
