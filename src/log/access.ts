@@ -23,6 +23,7 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
     // Strings (the client's path and request id among them) are escaped as JSON.stringify would; numbers go as they are.
     let line = `${head}${time(Date.now())}${bound}${jsonString(ex.requestId)},"client":${jsonString(ex.clientIp)},"method":${jsonString(ex.method)},"host":${jsonString(ex.host)},"path":${jsonString(ex.path)}`
     if (ex.query !== '') line += `,"query":${jsonString(ex.query)}`
+    line += `,"proto":"${ex.protocol}"`
     line += `,"status":${ex.aborted && ex.status === 0 ? 499 : ex.status},"bytes":${ex.bytesSent}`
     const body = ex.body
     line += `,"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`

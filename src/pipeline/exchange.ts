@@ -130,6 +130,8 @@ export class Exchange {
   /** Transfer-Encoding was present (uWS treats any value as chunked). */
   readonly chunked: boolean
   readonly tls: boolean
+  /** What the client spoke, as ALPN names it: `http/1.1` (uWS: always), `http/1.0` or `h2` (node engine). */
+  readonly protocol: string
   readonly startTime: number
   /** The request body as the engine feeds it, or null; its byte limit is set by guard/limits.ts. */
   readonly body: RequestBody | null
@@ -201,6 +203,7 @@ export class Exchange {
     this.contentLengthCount = init.contentLengthCount
     this.chunked = init.chunked
     this.tls = init.tls
+    this.protocol = init.protocol ?? 'http/1.1'
     this.startTime = init.startTime
     this.body = init.body
     this.upgrade = init.upgrade ?? null
@@ -261,6 +264,7 @@ export class Exchange {
       chunked: false,
       peerIp: this.peerIp,
       tls: this.tls,
+      protocol: this.protocol,
       startTime: this.startTime,
       body: null,
       downstream,
@@ -414,6 +418,8 @@ export interface ExchangeInit {
   /** The peer's address, or where to read it when first needed. */
   peerIp: string | PeerAddress
   tls: boolean
+  /** Default `http/1.1`. */
+  protocol?: string
   startTime: number
   body: RequestBody | null
   /** Set when the request is a WebSocket handshake. */

@@ -270,6 +270,7 @@ function serve (
       method, path, query, host, headers, contentLength, contentLengthCount, chunked,
       peerIp: downstream,
       tls,
+      protocol: h2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1',
       startTime: o.clock(),
       body,
       downstream,
