@@ -109,9 +109,13 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
   }
 }
 
+/**
+ * GOAWAY (NO_ERROR, naming the last stream taken), then the open streams finish and the session closes. A stream the
+ * client opened meanwhile is above that id: refused unprocessed, which clients retry (RFC 9113 §6.8). nghttp2 ignores
+ * new streams after any GOAWAY, so the two-step shutdown notice (a first GOAWAY with 2^31-1) would gain nothing.
+ */
 function closeSession (s: Http2Session): void {
   if (s.closed || s.destroyed) return
-  s.goaway(constants.NGHTTP2_NO_ERROR)
   s.close()
 }
 
