@@ -159,7 +159,8 @@ async function start (config: Config, generation: number): Promise<void> {
       http2: config.http2,
       maxHeaderSize: config.limits.max_header_size,
       maxHeaders: config.limits.max_headers,
-      reusePort: nodeHasReusePort()
+      reusePort: nodeHasReusePort(),
+      websocket: { maxMessage: wsEngineOptions(config).maxMessage }
     })
     parts.push({ listener: node, pick: (a) => listenerEngine(a) === 'node' })
   }

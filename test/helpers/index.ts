@@ -66,6 +66,21 @@ export async function freePort (host = '127.0.0.1'): Promise<number> {
   throw new Error(`freePort: no free port in ${FIRST}-${LAST} after 1000 tries`)
 }
 
+/**
+ * SWITCHYARD_TEST_ENGINE=node or uws runs a test file's proxies on that engine wherever the file does not choose
+ * (listen entries without `engine`, `http2` or `h2c`): .ci/run runs the security suite on both (README "Engines").
+ * node: plain listeners get engine: node; uws: TLS listeners get http2: false (uWS's own TLS).
+ */
+export function onTestEngine (listen: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  const engine = process.env.SWITCHYARD_TEST_ENGINE
+  if (engine !== 'node' && engine !== 'uws') return listen
+  return listen.map((l) => {
+    if (l.engine !== undefined || l.http2 !== undefined || l.h2c !== undefined) return l
+    if (engine === 'node') return l.tls === undefined ? { ...l, engine: 'node' } : l
+    return l.tls === undefined ? l : { ...l, http2: false }
+  })
+}
+
 export interface BackendHandle {
   readonly url: string
   readonly port: number
@@ -162,9 +177,9 @@ export async function startProxy (t: Ctx, config: Record<string, unknown>, o: Pr
   const port = await freePort()
   const adminPort = await freePort()
   const withDefaults = (c: Record<string, unknown>): Record<string, unknown> => ({
-    listen: [{ host: '127.0.0.1', port }],
     workers: 1,
     ...c,
+    listen: onTestEngine((c.listen as Array<Record<string, unknown>> | undefined) ?? [{ host: '127.0.0.1', port }]),
     log: { level: 'info', ...(c.log as object | undefined) },
     // Never the default 9090: tests run many proxies, and the machine may run its own.
     admin: { port: adminPort, ...(c.admin as object | undefined) }
@@ -389,7 +404,7 @@ export function isAlive (pid: number): boolean {
 /** Writes `config` as a config file (with startProxy's defaults: one free port, 1 worker); removed in t.after. */
 export async function writeConfig (t: Ctx, config: Record<string, unknown>): Promise<{ file: string, port: number }> {
   const port = await freePort()
-  const full = { listen: [{ host: '127.0.0.1', port }], workers: 1, ...config }
+  const full = { workers: 1, ...config, listen: onTestEngine((config.listen as Array<Record<string, unknown>> | undefined) ?? [{ host: '127.0.0.1', port }]) }
   const dir = mkdtempSync(join(tmpdir(), 'swy-test-'))
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(full, null, 2))

@@ -52,6 +52,8 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
   #headWritten = false
   #ended = false
   #bodyPaused = false
+  /** The connection became a WebSocket: the relay reports the exchange's end from now on. */
+  #upgraded = false
 
   constructor (req: NodeRequest, res: NodeResponse, state: ListenerState) {
     this.#req = req
@@ -67,7 +69,12 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     const res = this.#res as ServerResponse
     res.on('drain', () => { this.onDrain?.() })
     res.on('finish', () => { ex.completed() })
-    res.on('close', () => { if (!ex.finished) ex.clientAborted() })
+    res.on('close', () => { if (!ex.finished && !this.#upgraded) ex.clientAborted() })
+  }
+
+  /** The handshake was completed: the socket is the WebSocket's. */
+  upgraded (): void {
+    this.#upgraded = true
   }
 
   /** The HTTP/2 stream's id, or 0 on HTTP/1.x. */

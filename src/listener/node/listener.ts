@@ -2,7 +2,8 @@
 // by prior knowledge on a plain listener with h2c). It serves what uWS cannot: HTTP/1.0, pipelining, chunk extensions
 // and trailers, HTTP/2 and gRPC. Each request becomes the same Exchange the uWS engine builds, and the same stages
 // run; every node response write is in downstream.ts.
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { createServer as createHttpsServer } from 'node:https'
 import {
   constants, createSecureServer, createServer as createH2Server,
@@ -18,6 +19,7 @@ import { drainWhenIdle, type ListenAddress, type Listener, type ListenerOptions,
 import { createBodyTimeouts, type BodyTimeouts } from '../body-timeout.ts'
 import { NodeDownstream, type NodeRequest, type NodeResponse } from './downstream.ts'
 import { createNodeTls } from './tls.ts'
+import { createWsServers, isWebSocketHandshake, NodeUpgrade, type NodeClientSocket, type NodeWsOptions, type WsServers } from './websocket.ts'
 
 export interface NodeListenerOptions extends ListenerOptions {
   /** HTTP/2 settings and bounds (config `http2`). */
@@ -30,7 +32,12 @@ export interface NodeListenerOptions extends ListenerOptions {
    * socket the primary opened among the workers.
    */
   readonly reusePort: boolean
+  /** WebSocket upgrades (HTTP/1.1 connections); absent: none are taken. */
+  readonly websocket?: NodeWsOptions
 }
+
+/** How long a draining worker waits for clients to answer its 1001 close frames before it exits. */
+const CLOSE_GRACE_MS = 500
 
 /** The client preface of HTTP/2 with prior knowledge (RFC 9113 §3.4). */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
@@ -54,6 +61,9 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
   let bound: NetServer[] = []
   const sockets = new Set<Tracked>()
   const sessions = new Set<Http2Session>()
+  /** Open client WebSockets: a drain that times out closes them with 1001. */
+  const open = new Set<NodeClientSocket>()
+  const ws = o.websocket === undefined ? undefined : createWsServers(o.websocket)
   const onComplete = (ex: Exchange): void => {
     count.inflight--
     o.onComplete(ex)
@@ -69,6 +79,26 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
     }
     serve(o, state, count, timeouts, onComplete, stages(req), tls, req, res)
   }
+  /**
+   * An HTTP/1.1 request with Upgrade: node hands over the socket, so the answer is a ServerResponse made here, and the
+   * connection closes after it unless it became a WebSocket. Any other upgrade is served as a plain request.
+   */
+  const upgrade: Upgrade = (stages, tls) => (req, socket, head) => {
+    socket.on('error', () => {})
+    const res = new ServerResponse(req)
+    res.shouldKeepAlive = false
+    res.assignSocket(socket as Socket)
+    let upgraded = false
+    res.once('finish', () => { if (!upgraded) socket.end() })
+    const up = ws !== undefined && isWebSocketHandshake(req) ? new NodeUpgrade(req, socket, head, ws, open) : undefined
+    if (up !== undefined) {
+      up.onAccepted = () => {
+        upgraded = true
+        res.detachSocket(socket as Socket)
+      }
+    }
+    serve(o, state, count, timeouts, onComplete, stages(req), tls, req, res, up)
+  }
 
   return {
     state,
@@ -77,7 +107,7 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       const ports: number[] = []
       try {
         for (const [i, a] of addresses.entries()) {
-          const server = serverFor(o, a, `listen[${i}]`, handle, nextId, sockets, sessions)
+          const server = serverFor(o, a, `listen[${i}]`, handle, upgrade, nextId, sockets, sessions)
           server.on('error', () => {})
           const failed = once(server, 'error')
           server.listen({ host: a.host, port: a.port, exclusive: o.reusePort, ...(o.reusePort ? { reusePort: true } : {}) })
@@ -104,7 +134,11 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       for (const s of sockets) if ((s[ACTIVE] ?? 0) === 0) s.end()
       // HTTP/2: GOAWAY (NO_ERROR, the last stream taken), the open streams finish, then the session closes.
       for (const s of sessions) closeSession(s)
-      return await drainWhenIdle(() => count.inflight, timeoutMs)
+      const left = await drainWhenIdle(() => count.inflight, timeoutMs)
+      if (open.size === 0) return left
+      // WebSockets still open at the deadline: Going Away (RFC 6455 §7.4.1), and a moment for the close frames.
+      for (const s of [...open]) s.end(1001, 'going away')
+      return await drainWhenIdle(() => count.inflight, CLOSE_GRACE_MS)
     }
   }
 }
@@ -120,9 +154,10 @@ function closeSession (s: Http2Session): void {
 }
 
 type Handle = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: NodeRequest, res: NodeResponse) => void
+type Upgrade = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
 /** The server of one address: TLS (HTTP/2 and HTTP/1.1 by ALPN, or HTTP/1.x only), plain, or plain with h2c. */
-function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle: Handle, nextId: () => string, sockets: Set<Tracked>, sessions: Set<Http2Session>): NetServer {
+function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle: Handle, upgrade: Upgrade, nextId: () => string, sockets: Set<Tracked>, sessions: Set<Http2Session>): NetServer {
   const h1 = {
     maxHeaderSize: o.maxHeaderSize,
     // Slow heads are cut as uWS cuts idle ones; slow bodies are limits.body_timeout's, not node's whole-request clock.
@@ -153,9 +188,11 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
       return hosts === null ? o.stages() : [createSniCheck(hosts, o.stages, nextId)]
     }
     const handler = handle(stages, true)
+    const onUpgrade = upgrade(stages, true)
     if (listenerHttp2(a as Parameters<typeof listenerHttp2>[0])) {
       const server = createSecureServer({ ...t.options, ...h2, allowHTTP1: true, ...h1 } as SecureServerOptions)
       server.on('request', handler)
+      server.on('upgrade', onUpgrade)
       server.on('session', onSession)
       server.on('secureConnection', (s: TLSSocket) => { if (s.alpnProtocol !== 'h2') track(s) })
       quiet(server)
@@ -163,6 +200,7 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
     }
     const server = createHttpsServer({ ...t.options, ...h1 }, handler as (req: IncomingMessage, res: ServerResponse) => void)
     server.on('secureConnection', track)
+    server.on('upgrade', onUpgrade)
     return server
   }
   const r = a.redirect_https
@@ -175,6 +213,7 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
   const handler = handle(stages, false)
   const http = createHttpServer(h1, handler as (req: IncomingMessage, res: ServerResponse) => void)
   http.on('connection', track)
+  http.on('upgrade', upgrade(stages, false))
   if (a.h2c !== true) return http
   // h2c: one port for both. The first bytes say which: the HTTP/2 preface goes to node:http2, anything else to node:http.
   const h2c = createH2Server(h2)
@@ -227,7 +266,8 @@ function quiet (server: Http2Server | Http2SecureServer): void {
 /** One request: copied into an Exchange and run through the stages. */
 function serve (
   o: NodeListenerOptions, state: ListenerState, count: { inflight: number }, timeouts: BodyTimeouts,
-  onComplete: (ex: Exchange) => void, stages: readonly Stage[], tls: boolean, req: NodeRequest, res: NodeResponse
+  onComplete: (ex: Exchange) => void, stages: readonly Stage[], tls: boolean, req: NodeRequest, res: NodeResponse,
+  upgrade?: NodeUpgrade
 ): void {
   const h2 = req.httpVersionMajor === 2
   const raw = req.rawHeaders
@@ -277,11 +317,16 @@ function serve (
       protocol: h2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1',
       startTime: o.clock(),
       body,
+      ...(upgrade === undefined ? {} : { upgrade }),
       downstream,
       replies: o.replies,
       onComplete
     })
     downstream.attach(ex)
+    if (upgrade !== undefined) {
+      const accepted = upgrade.onAccepted
+      upgrade.onAccepted = () => { downstream.upgraded(); accepted?.() }
+    }
     if (o.eagerPeer) void ex.peerIp
     if (body !== null) feedBody(req, ex, downstream, body, timeouts)
     runExchange(stages, ex)
