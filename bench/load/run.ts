@@ -68,7 +68,7 @@ function parseOptions () {
     if (unknown.length > 0) throw new Error(`--${what}: unknown ${unknown.join(', ')} (known: ${all.map((x) => x.id).join(', ')})`)
     return all.filter((x) => ids.includes(x.id))
   }
-  const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('1', false, false), switchyard('1', true), switchyard('auto'), nginx, haproxy]
+  const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('1', false, false), switchyard('1', true), switchyard('1', false, true, 'node'), switchyard('auto'), nginx, haproxy]
   return {
     durationS: positiveInt('duration', values.duration),
     warmupS: positiveInt('warmup', values.warmup, 0),

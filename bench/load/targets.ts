@@ -141,9 +141,9 @@ export const direct: TargetSpec = {
   start: async (env) => ({ url: `http://127.0.0.1:${env.backendPort}`, ...(env.backendPgid === undefined ? {} : { pgid: env.backendPgid }), stop: async () => {} })
 }
 
-function switchyardYaml (port: number, backendPort: number, access: boolean, metrics: boolean): string {
+function switchyardYaml (port: number, backendPort: number, access: boolean, metrics: boolean, engine: 'uws' | 'node'): string {
   return [
-    `listen: [{ host: 127.0.0.1, port: ${port} }]`,
+    `listen: [{ host: 127.0.0.1, port: ${port}, engine: ${engine} }]`,
     'workers: 1',
     // Metrics on (the default) or off: the pair the metrics cost is measured with.
     `metrics: { enabled: ${String(metrics)} }`,
@@ -166,16 +166,16 @@ function switchyardYaml (port: number, backendPort: number, access: boolean, met
  * with the access log on (one JSON line per request to stdout, which the bench reads and drops). `metrics: false` turns
  * metrics off (metrics.enabled), the baseline of their cost.
  */
-export function switchyard (workers: string, access = false, metrics = true): TargetSpec {
-  const id = `switchyard-${workers}${access ? '-log' : ''}${metrics ? '' : '-nometrics'}`
+export function switchyard (workers: string, access = false, metrics = true, engine: 'uws' | 'node' = 'uws'): TargetSpec {
+  const id = `switchyard-${engine === 'node' ? 'node-' : ''}${workers}${access ? '-log' : ''}${metrics ? '' : '-nometrics'}`
   return {
     id,
-    label: `${workers === 'auto' ? 'switchyard (auto workers)' : `switchyard (${workers} worker${workers === '1' ? '' : 's'})`}${access ? ' + access log' : ''}${metrics ? '' : ', metrics off'}`,
+    label: `${workers === 'auto' ? 'switchyard (auto workers)' : `switchyard (${workers} worker${workers === '1' ? '' : 's'})`}${engine === 'node' ? ', node engine' : ''}${access ? ' + access log' : ''}${metrics ? '' : ', metrics off'}`,
     unavailable: (env) => existsSync(join(env.root, 'dist/workers/cli.js')) ? undefined : 'dist/workers/cli.js is not built',
     async start (env) {
       const port = await freePort()
       const cfg = join(env.tmpDir, `${id}.yaml`)
-      await writeFile(cfg, switchyardYaml(port, env.backendPort, access, metrics))
+      await writeFile(cfg, switchyardYaml(port, env.backendPort, access, metrics, engine))
       const [cmd, args] = pinned(env.cpu, process.execPath,
         [join(env.root, 'dist/workers/cli.js'), 'start', '-c', cfg, '--workers', workers])
       return await startProxy(id, spawnChild(id, cmd, args, env.root, access ? join(env.logDir, `${id}.log`) : undefined), `http://127.0.0.1:${port}`)
