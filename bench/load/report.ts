@@ -35,10 +35,16 @@ export interface Summary {
   readonly reason?: string
 }
 
-export const BASELINES = [
+/** A target the others are divided by, and its column's heading. The first one is also p99's baseline. */
+export interface Baseline {
+  readonly id: string
+  readonly label: string
+}
+
+export const BASELINES: readonly Baseline[] = [
   { id: 'nginx-1', label: '× nginx' },
   { id: 'haproxy-1', label: '× HAProxy' }
-] as const
+]
 
 export function spread (xs: readonly number[]): Spread | undefined {
   if (xs.length === 0) return undefined
@@ -48,7 +54,7 @@ export function spread (xs: readonly number[]): Spread | undefined {
   return { median, min: s[0]!, max: s.at(-1)!, n: s.length }
 }
 
-export function summarise (scenarios: readonly Scenario[], rows: readonly Row[]): Summary[] {
+export function summarise (scenarios: readonly Scenario[], rows: readonly Row[], baselines: readonly Baseline[] = BASELINES): Summary[] {
   const out: Summary[] = []
   const targets = [...new Map(rows.map((r) => [r.target, r.label])).entries()]
   const ok = (sc: string, target: string): Array<Extract<Row, { status: 'ok' }>> =>
@@ -58,7 +64,7 @@ export function summarise (scenarios: readonly Scenario[], rows: readonly Row[])
       const mine = ok(sc.id, target)
       const over: Record<string, Spread | undefined> = {}
       const p99Over: Record<string, Spread | undefined> = {}
-      for (const b of BASELINES) {
+      for (const b of baselines) {
         const base = ok(sc.id, b.id)
         const pairs = mine.map((r) => [r, base.find((x) => x.round === r.round)] as const).filter(([, x]) => x !== undefined && x.measurement.rps > 0)
         over[b.id] = spread(pairs.map(([r, x]) => r.measurement.rps / x!.measurement.rps))
@@ -107,16 +113,17 @@ function table (head: readonly string[], body: readonly (readonly string[])[]): 
   return [line(head), line(align), ...body.map(line)].join('\n')
 }
 
-export function markdown (scenarios: readonly Scenario[], summary: readonly Summary[], heading: string): string {
+export function markdown (scenarios: readonly Scenario[], summary: readonly Summary[], heading: string, baselines: readonly Baseline[] = BASELINES): string {
+  const p99Base = baselines[0]
   const titleOf = (id: string): string => scenarios.find((s) => s.id === id)?.title ?? id
   const body = summary.map((s) => s.rps === undefined
-    ? [titleOf(s.scenario), s.label, brief(s.reason ?? 'not measured'), '', '', '', '', '']
+    ? [titleOf(s.scenario), s.label, brief(s.reason ?? 'not measured'), ...baselines.map(() => ''), '', '', '', '']
     : [
-        titleOf(s.scenario), s.label, fmtRange(s.rps, fmtInt), ...BASELINES.map((b) => fmtRatio(s.over[b.id])),
-        fmtMs(s.p99Ms!.median), fmtRatio(s.p99Over['nginx-1']),
+        titleOf(s.scenario), s.label, fmtRange(s.rps, fmtInt), ...baselines.map((b) => fmtRatio(s.over[b.id])),
+        fmtMs(s.p99Ms!.median), p99Base === undefined ? 'n/a' : fmtRatio(s.p99Over[p99Base.id]),
         s.cpuUserUs === undefined ? 'n/a' : `${s.cpuUserUs.median.toFixed(1)} + ${s.cpuSysUs!.median.toFixed(1)}`,
         `${s.errors}/${s.non2xx}`
       ])
-  const main = table(['scenario', 'target', 'req/s median (min–max)', ...BASELINES.map((b) => `${b.label} (min–max)`), 'p99 ms', 'p99 × nginx', 'CPU µs/req user + kernel', 'errors/non-2xx'], body)
+  const main = table(['scenario', 'target', 'req/s median (min–max)', ...baselines.map((b) => `${b.label} (min–max)`), 'p99 ms', `p99 ${p99Base?.label ?? '× baseline'}`, 'CPU µs/req user + kernel', 'errors/non-2xx'], body)
   return `${heading}\n\n${main}\n`
 }

@@ -43,7 +43,7 @@ export interface TargetSpec {
 
 const READY_MS = 15_000
 
-function onPath (bin: string): boolean {
+export function onPath (bin: string): boolean {
   const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])
   return dirs.some((d) => d !== '' && existsSync(join(d, bin)))
 }
@@ -208,9 +208,10 @@ http {
 
 /**
  * An nginx config for load runs: one worker, no access log, temp paths under `dir`, keep-alive both ways, and
- * `location` as the only part that differs between benches (`http` adds lines to the http block, e.g. a cache path).
+ * `location` as the only part that differs between benches (`http` adds lines to the http block, e.g. a cache path;
+ * `listen` adds parameters to the listen line, e.g. `ssl http2`; `server` adds lines to the server block).
  */
-export function nginxConf (o: { dir: string, port: number, backendPort: number, by: string, http?: string, location: string }): string {
+export function nginxConf (o: { dir: string, port: number, backendPort: number, by: string, http?: string, listen?: string, server?: string, location: string }): string {
   return `${nginxPreamble(o.dir, o.by)}
   keepalive_requests 1000000;
   keepalive_timeout 60s;
@@ -220,8 +221,8 @@ ${o.http ?? ''}  upstream bench {
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:${o.port} reuseport backlog=1024;
-    location / {
+    listen 127.0.0.1:${o.port}${o.listen === undefined ? '' : ` ${o.listen}`} reuseport backlog=1024;
+${o.server ?? ''}    location / {
       proxy_pass http://bench;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -231,7 +232,7 @@ ${o.location}    }
 `
 }
 
-const PROXY_LOCATION = `      # Stream request bodies like Switchyard does; keep responses in memory (64 KiB fits), never on disk.
+export const PROXY_LOCATION = `      # Stream request bodies like Switchyard does; keep responses in memory (64 KiB fits), never on disk.
       proxy_request_buffering off;
       proxy_buffer_size 16k;
       proxy_buffers 8 16k;

@@ -37,7 +37,8 @@ export interface LoadOptions {
 
 /** What one load run measured. Latencies are in milliseconds. */
 export interface Measurement {
-  readonly tool: ToolName
+  /** h2load: bench/load/h2.ts. */
+  readonly tool: ToolName | 'h2load'
   readonly durationS: number
   readonly connections: number
   readonly requests: number
