@@ -87,8 +87,9 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     return normaliseAddress(this.#req.socket?.remoteAddress ?? '')
   }
 
+  /** Nobody answered or aborted yet. Not the exchange's `finished`: node reports that a tick after `end`, and body bytes arriving between must not pause the client again. */
   get wantsBody (): boolean {
-    return !this.#ex.aborted && !this.#ex.finished
+    return !this.#ended && !this.#ex.aborted && !this.#ex.finished
   }
 
   get bodyPaused (): boolean {
@@ -96,7 +97,7 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
   }
 
   pauseBody (): void {
-    if (this.#bodyPaused) return
+    if (this.#bodyPaused || this.#ended) return
     this.#bodyPaused = true
     this.#req.pause()
   }

@@ -42,10 +42,6 @@ const CLOSE_GRACE_MS = 500
 /** The client preface of HTTP/2 with prior knowledge (RFC 9113 §3.4). */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 
-/** A connection's requests in flight (HTTP/1.x): an idle one is closed when the worker drains. */
-const ACTIVE = Symbol('switchyard.active')
-type Tracked = Socket & { [ACTIVE]?: number }
-
 /** Node 22.12+ and 23.1+ take `reusePort` in listen(). */
 export function nodeHasReusePort (version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number)
@@ -57,9 +53,8 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
   const count = { inflight: 0 }
   const nextId = o.nextId ?? createRequestIds()
   const timeouts = createBodyTimeouts(o.bodyTimeout, o.clock)
-  /** Every bound server (closed to stop accepting), every HTTP/1.x socket and HTTP/2 session (closed on drain). */
+  /** Every bound server (closed to stop accepting), every HTTP/2 session (closed on drain). */
   let bound: NetServer[] = []
-  const sockets = new Set<Tracked>()
   const sessions = new Set<Http2Session>()
   /** Open client WebSockets: a drain that times out closes them with 1001. */
   const open = new Set<NodeClientSocket>()
@@ -69,14 +64,6 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
     o.onComplete(ex)
   }
   const handle = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: NodeRequest, res: NodeResponse): void => {
-    const socket = req.socket as Tracked
-    if (req.httpVersionMajor !== 2) {
-      socket[ACTIVE] = (socket[ACTIVE] ?? 0) + 1
-      res.once('close', () => {
-        socket[ACTIVE]!--
-        if (state.draining && socket[ACTIVE] === 0) socket.end()
-      })
-    }
     serve(o, state, count, timeouts, onComplete, stages(req), tls, req, res)
   }
   /**
@@ -107,7 +94,7 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       const ports: number[] = []
       try {
         for (const [i, a] of addresses.entries()) {
-          const server = serverFor(o, a, `listen[${i}]`, handle, upgrade, nextId, sockets, sessions)
+          const server = serverFor(o, a, `listen[${i}]`, handle, upgrade, nextId, sessions)
           server.on('error', () => {})
           const failed = once(server, 'error')
           server.listen({ host: a.host, port: a.port, exclusive: o.reusePort, ...(o.reusePort ? { reusePort: true } : {}) })
@@ -130,8 +117,8 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
     async drain (timeoutMs) {
       state.draining = true
       this.stopAccepting()
-      // HTTP/1.x: idle connections close now, busy ones after their answer (which says Connection: close).
-      for (const s of sockets) if ((s[ACTIVE] ?? 0) === 0) s.end()
+      // HTTP/1.x: every answer from now on says Connection: close, and node closes after it; a connection idle until
+      // the worker exits is closed then (as on uWS).
       // HTTP/2: GOAWAY (NO_ERROR, the last stream taken), the open streams finish, then the session closes.
       for (const s of sessions) closeSession(s)
       const left = await drainWhenIdle(() => count.inflight, timeoutMs)
@@ -157,7 +144,7 @@ type Handle = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => 
 type Upgrade = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
 /** The server of one address: TLS (HTTP/2 and HTTP/1.1 by ALPN, or HTTP/1.x only), plain, or plain with h2c. */
-function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle: Handle, upgrade: Upgrade, nextId: () => string, sockets: Set<Tracked>, sessions: Set<Http2Session>): NetServer {
+function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle: Handle, upgrade: Upgrade, nextId: () => string, sessions: Set<Http2Session>): NetServer {
   const h1 = {
     maxHeaderSize: o.maxHeaderSize,
     // Slow heads are cut as uWS cuts idle ones; slow bodies are limits.body_timeout's, not node's whole-request clock.
@@ -166,10 +153,6 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
     keepAliveTimeout: 10_000,
     // Pipelined requests wait their turn; past this many, node stops reading the connection until answers go out.
     highWaterMark: 64 * 1024
-  }
-  const track = (socket: Socket): void => {
-    sockets.add(socket as Tracked)
-    socket.once('close', () => { sockets.delete(socket as Tracked) })
   }
   const h2 = h2Options(o)
   const onSession = (s: Http2Session): void => {
@@ -193,14 +176,14 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
       const server = createSecureServer({ ...t.options, ...h2, allowHTTP1: true, ...h1 } as SecureServerOptions)
       server.on('request', handler)
       server.on('upgrade', onUpgrade)
+      server.on('clientError', clientError(nextId))
       server.on('session', onSession)
-      server.on('secureConnection', (s: TLSSocket) => { if (s.alpnProtocol !== 'h2') track(s) })
       quiet(server)
       return server as unknown as NetServer
     }
     const server = createHttpsServer({ ...t.options, ...h1 }, handler as (req: IncomingMessage, res: ServerResponse) => void)
-    server.on('secureConnection', track)
     server.on('upgrade', onUpgrade)
+    server.on('clientError', clientError(nextId))
     return server
   }
   const r = a.redirect_https
@@ -212,8 +195,8 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
       })()
   const handler = handle(stages, false)
   const http = createHttpServer(h1, handler as (req: IncomingMessage, res: ServerResponse) => void)
-  http.on('connection', track)
   http.on('upgrade', upgrade(stages, false))
+  http.on('clientError', clientError(nextId))
   if (a.h2c !== true) return http
   // h2c: one port for both. The first bytes say which: the HTTP/2 preface goes to node:http2, anything else to node:http.
   const h2c = createH2Server(h2)
@@ -232,6 +215,24 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
       else http.emit('connection', socket)
     })
   })
+}
+
+/** Node's parser refused a request (before any Exchange): the answer has Switchyard's error body and the socket closes. */
+function clientError (nextId: () => string) {
+  const answer = (code: 'SWY_BAD_REQUEST' | 'SWY_HEADERS_TOO_LARGE' | 'SWY_REQUEST_TIMEOUT', status: string): string => {
+    const id = nextId()
+    const text = code === 'SWY_BAD_REQUEST' ? 'bad request' : code === 'SWY_HEADERS_TOO_LARGE' ? 'request header fields too large' : 'request timed out'
+    const body = `{"error":"${code}","message":"${text}","request_id":"${id}"}\n`
+    return `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nx-request-id: ${id}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`
+  }
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (!socket.writable || err.code === 'ECONNRESET') { socket.destroy(); return }
+    const code = err.code ?? ''
+    const reply = code === 'HPE_HEADER_OVERFLOW'
+      ? answer('SWY_HEADERS_TOO_LARGE', '431 Request Header Fields Too Large')
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? answer('SWY_REQUEST_TIMEOUT', '408 Request Timeout') : answer('SWY_BAD_REQUEST', '400 Bad Request')
+    socket.end(reply)
+  }
 }
 
 /** HTTP/2 settings and defences from config `http2` and `limits` (README "HTTP/2"). */
