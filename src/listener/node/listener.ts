@@ -18,6 +18,7 @@ import { drainWhenIdle, type ListenAddress, type Listener, type ListenerOptions,
 import { createBodyTimeouts, type BodyTimeouts } from '../body-timeout.ts'
 import { NodeDownstream, type NodeRequest, type NodeResponse } from './downstream.ts'
 import { createNodeTls } from './tls.ts'
+import { resetBudget, watchResets } from './reset-budget.ts'
 
 export interface NodeListenerOptions extends ListenerOptions {
   /** HTTP/2 settings and bounds (config `http2`). */
@@ -133,9 +134,11 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
     socket.once('close', () => { sockets.delete(socket as Tracked) })
   }
   const h2 = h2Options(o)
+  const resets = resetBudget(o.http2.reset_burst, o.http2.reset_rate)
   const onSession = (s: Http2Session): void => {
     sessions.add(s)
     s.on('error', () => {})
+    watchResets(s, resets, o.clock)
     s.once('close', () => { sessions.delete(s) })
     // A session that did nothing for a minute goes (nginx's keepalive_timeout for HTTP/2 is 75 s).
     s.setTimeout(60_000, () => { closeSession(s) })
@@ -207,6 +210,7 @@ function h2Options (o: NodeListenerOptions): Record<string, unknown> {
     maxSessionMemory: Math.ceil(c.max_session_memory / (1024 * 1024)),
     maxSessionInvalidFrames: 100,
     maxSessionRejectedStreams: 100,
+    // Node 20 ignores these two (nghttp2 keeps its 1000 and 33/s); reset-budget.ts enforces them on every version.
     streamResetBurst: c.reset_burst,
     streamResetRate: c.reset_rate,
     unknownProtocolTimeout: 10_000
