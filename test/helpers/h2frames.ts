@@ -146,7 +146,9 @@ export class H2Client {
   received = 0
   /** Bytes written, and frames sent by send(). */
   sent = 0
-  ended = false
+  /** The connection is gone (closed, reset, or destroyed here). */
+  get ended (): boolean { return this.#closed || this.socket.destroyed }
+  #closed = false
   readonly closed: Promise<void>
   readonly #reader = new FrameReader()
   #waiters: Array<() => void> = []
@@ -154,7 +156,7 @@ export class H2Client {
   private constructor (socket: Socket, o: H2ClientOptions) {
     this.socket = socket
     socket.on('error', () => {})
-    this.closed = new Promise((resolve) => { socket.once('close', () => { this.ended = true; this.#wake(); resolve() }) })
+    this.closed = new Promise((resolve) => { socket.once('close', () => { this.#closed = true; this.#wake(); resolve() }) })
     socket.on('data', (d: Buffer) => {
       this.received += d.length
       for (const f of this.#reader.push(d)) {
@@ -179,9 +181,19 @@ export class H2Client {
     for (const f of w) f()
   }
 
+  /**
+   * Waits for the server's SETTINGS (acknowledged at once): after it, frames sent are not interleaved with the ACK, which
+   * matters inside a header block (RFC 9113 §6.10: only CONTINUATION may follow a HEADERS without END_HEADERS).
+   */
+  async ready (timeoutMs = 10_000): Promise<Map<number, number>> {
+    const f = await this.waitFrame((f) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) === 0, 'the server SETTINGS', timeoutMs)
+    if (f === null) throw new Error('the server closed before its SETTINGS')
+    return settingsOf(f)
+  }
+
   /** Writes bytes unless the connection is gone; false once it is. */
   send (bytes: Buffer): boolean {
-    if (this.socket.destroyed || this.ended) return false
+    if (this.ended) return false
     this.sent += bytes.length
     return this.socket.write(bytes)
   }
@@ -189,7 +201,7 @@ export class H2Client {
   /** Writes and waits for the socket to take the bytes (so floods go at the pace the server reads them). */
   async sendPaced (bytes: Buffer): Promise<boolean> {
     if (this.send(bytes)) return true
-    if (this.socket.destroyed || this.ended) return false
+    if (this.ended) return false
     // once() rejects on 'error' (EPIPE, ECONNRESET when the server cut us): that is a close too.
     await Promise.race([once(this.socket, 'drain').catch(() => {}), this.closed])
     return !this.ended
