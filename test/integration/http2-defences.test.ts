@@ -8,7 +8,7 @@ import { connect as h2connect } from 'node:http2'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { startBackend, startProxy, freePort, waitFor, rssOf, type ProxyHandle } from '../helpers/index.ts'
 import {
-  H2Client, FRAME, FLAG, SETTING, ERROR, errorName, errorCodeOf, lastStreamOf, settingsOf, frame, settingsFrame, pingFrame,
+  H2Client, FRAME, FLAG, SETTING, ERROR, errorName, errorCodeOf, lastStreamOf, frame, settingsFrame, pingFrame,
   headersFrame, headerBlock, requestFields, rstStreamFrame, windowUpdateFrame, type Frame
 } from '../helpers/h2frames.ts'
 
