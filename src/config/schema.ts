@@ -197,7 +197,10 @@ const http2 = z.strictObject({
   max_frame_size: size('16kb').refine((b) => b >= 16384 && b <= 16777215, 'must be from 16kb to 16mb'),
   /** Memory one connection may use for its streams, headers and buffers before new streams are refused. */
   max_session_memory: size('10mb').refine((b) => b >= 1024 * 1024, 'must be at least 1mb'),
-  /** Stream resets a client may cause in a burst, and per second after it (rapid reset, CVE-2023-44487): past them, GOAWAY. */
+  /**
+   * Streams a client may reset before their answer in a burst, and per second after it (rapid reset, CVE-2023-44487):
+   * past them, GOAWAY ENHANCE_YOUR_CALM and the connection closes. Before Node 23 at most nghttp2's own 1000 and 33.
+   */
   reset_burst: z.number().int().min(1).max(100000).default(1000),
   reset_rate: z.number().int().min(1).max(100000).default(33)
 })

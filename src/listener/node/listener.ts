@@ -20,6 +20,7 @@ import { createBodyTimeouts, type BodyTimeouts } from '../body-timeout.ts'
 import { NodeDownstream, type NodeRequest, type NodeResponse } from './downstream.ts'
 import { createNodeTls } from './tls.ts'
 import { createWsServers, isWebSocketHandshake, NodeUpgrade, type NodeClientSocket, type NodeWsOptions, type WsServers } from './websocket.ts'
+import { resetBudget, watchResets } from './reset-budget.ts'
 
 export interface NodeListenerOptions extends ListenerOptions {
   /** HTTP/2 settings and bounds (config `http2`). */
@@ -155,9 +156,11 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
     highWaterMark: 64 * 1024
   }
   const h2 = h2Options(o)
+  const resets = resetBudget(o.http2.reset_burst, o.http2.reset_rate)
   const onSession = (s: Http2Session): void => {
     sessions.add(s)
     s.on('error', () => {})
+    watchResets(s, resets, o.clock)
     s.once('close', () => { sessions.delete(s) })
     // A session that did nothing for a minute goes (nginx's keepalive_timeout for HTTP/2 is 75 s).
     s.setTimeout(60_000, () => { closeSession(s) })
@@ -251,6 +254,7 @@ function h2Options (o: NodeListenerOptions): Record<string, unknown> {
     maxSessionMemory: Math.ceil(c.max_session_memory / (1024 * 1024)),
     maxSessionInvalidFrames: 100,
     maxSessionRejectedStreams: 100,
+    // Node 20 ignores these two (nghttp2 keeps its 1000 and 33/s); reset-budget.ts enforces them on every version.
     streamResetBurst: c.reset_burst,
     streamResetRate: c.reset_rate,
     unknownProtocolTimeout: 10_000
