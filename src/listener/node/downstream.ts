@@ -66,7 +66,12 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     this.#ex = ex
     const res = this.#res as ServerResponse
     res.on('drain', () => { this.onDrain?.() })
-    res.on('finish', () => { ex.completed() })
+    res.on('finish', () => {
+      // node:http2's compatibility layer emits 'finish' whenever the stream closes, a client's RST_STREAM included:
+      // only an answer we ended, on a stream closed without error, is complete. Otherwise the work for it stops.
+      if (this.#h2 && (!this.#ended || (this.#res as Http2ServerResponse).stream.rstCode !== constants.NGHTTP2_NO_ERROR)) ex.clientAborted()
+      else ex.completed()
+    })
     res.on('close', () => { if (!ex.finished) ex.clientAborted() })
   }
 
