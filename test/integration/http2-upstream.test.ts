@@ -238,3 +238,34 @@ test('backend down: GET retried on the next server, POST not; 502 when none is l
   await waitFor(async () => (await request(`${solo.h1}/fields`)).status === 200, 'served again once the backend is back')
   assert.equal((await h2Request(h2Session(t, h2c), '/fields')).status, 200)
 })
+
+test('active health checks speak the upstream\'s protocol: h2c, and h2 with its tls settings', async (t) => {
+  const pki = createPki(t)
+  const files = pki.issue('backend.test', { sans: ['DNS:backend.test'] })
+  const plainSeen: Seen[] = []
+  const tlsSeen: Seen[] = []
+  const plain = await startH2Backend(t, backendHandler(plainSeen, []))
+  const secure = await startH2Backend(t, backendHandler(tlsSeen, []), { cert: readFileSync(files.cert), key: readFileSync(files.key) })
+  const health = { path: '/healthz', interval: '100ms', timeout: '1s', unhealthy: 1, healthy: 1 }
+  const p1 = await freePort()
+  const proxy = await startProxy(t, {
+    listen: [{ host: '127.0.0.1', port: p1 }],
+    upstreams: {
+      plain: { protocol: 'h2c', servers: [{ url: plain.url }], health },
+      secure: { protocol: 'h2', servers: [{ url: secure.url }], health, tls: { ca: pki.ca, servername: 'backend.test' } },
+      untrusted: { protocol: 'h2', servers: [{ url: secure.url }], health, tls: { servername: 'backend.test' } }
+    },
+    routes: [{ match: { path: '/p/' }, upstream: 'plain' }, { match: { path: '/s/' }, upstream: 'secure' }, { match: { path: '/u/' }, upstream: 'untrusted' }]
+  })
+  const probes = (seen: Seen[]): Seen[] => seen.filter((s) => s.headers['user-agent'] === 'switchyard-health')
+  await waitFor(() => probes(plainSeen).length >= 2 && probes(tlsSeen).length >= 2, 'probes over HTTP/2 to both servers')
+  assert.ok(probes(tlsSeen).every((s) => s.servername === 'backend.test' && s.alpn === 'h2'))
+  const status = async (): Promise<Record<string, { servers: Array<{ healthy: boolean, reason?: string }> }>> =>
+    (JSON.parse((await request(`${proxy.adminUrl}/api/status`)).body) as { upstreams: Record<string, { servers: Array<{ healthy: boolean, reason?: string }> }> }).upstreams
+  const down = await waitFor(async () => { const s = await status(); return s.untrusted?.servers[0]?.healthy === false ? s : false }, 'the untrusted server marked down')
+  assert.equal(down.plain?.servers[0]?.healthy, true)
+  assert.equal(down.secure?.servers[0]?.healthy, true)
+  assert.match(down.untrusted?.servers[0]?.reason ?? '', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|ISSUER/)
+  assert.equal((await request(`http://127.0.0.1:${p1}/p/fields`)).status, 200)
+  assert.equal((await request(`http://127.0.0.1:${p1}/u/fields`)).status, 503)
+})

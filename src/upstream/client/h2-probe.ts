@@ -24,8 +24,11 @@ export async function probeServerH2 (address: ServerAddress, path: string, host:
     const timer = setTimeout(() => { finish({ reason: `no answer within ${timeoutMs} ms` }) }, timeoutMs)
     session.on('error', (err: Error & { code?: string }) => { finish({ reason: err.code ?? 'UPSTREAM_CLOSED' }) })
     session.on('close', () => { finish({ reason: 'UPSTREAM_CLOSED' }) })
-    const req = session.request({ ':method': 'GET', ':path': path, ':authority': host, 'user-agent': 'switchyard-health' }, { endStream: true })
-    req.on('response', (h) => { finish({ status: Number(h[':status']) }) })
-    req.on('error', (err: Error & { code?: string }) => { finish({ reason: err.code ?? 'UPSTREAM_CLOSED' }) })
+    // After connect: a stream queued before it would fail as ERR_HTTP2_STREAM_CANCEL, hiding the session's reason.
+    session.once('connect', () => {
+      const req = session.request({ ':method': 'GET', ':path': path, ':authority': host, 'user-agent': 'switchyard-health' }, { endStream: true })
+      req.on('response', (h) => { finish({ status: Number(h[':status']) }) })
+      req.on('error', (err: Error & { code?: string }) => { finish({ reason: err.code ?? 'UPSTREAM_CLOSED' }) })
+    })
   })
 }
