@@ -8,7 +8,7 @@ import { createLimits, createAccess } from '../guard/index.ts'
 import { createRateLimit, createSharedLimiter } from '../ratelimit/index.ts'
 import { createCacheStage, keepBackendDate, rfc9111 } from '../cache/index.ts'
 import { createBalanceStage } from '../balancer/index.ts'
-import { createForward, createResponseHeaderFilter, type ResponseHead } from '../upstream/index.ts'
+import { createResponseHeaderFilter, type ResponseHead } from '../upstream/index.ts'
 import { securityHeaderFields, SECURITY_HEADER_NAMES } from '../response/index.ts'
 import { createWebSocketStage, type Relays } from '../websocket/index.ts'
 import type { Bans } from '../bans/index.ts'
@@ -89,8 +89,7 @@ export function assembleRoute (r: RouteConfig, ctx: RouteContext): CompiledRoute
     }))
   }
   stages.push(balance)
-  stages.push(createForward({
-    upstream: upstream.runtime,
+  stages.push(upstream.forward({
     requestHeaders,
     filterResponse,
     ...(sticky === undefined ? {} : { onUnreachable: sticky.unreachable })

@@ -20,7 +20,7 @@ export type { RuntimeServices }
 export interface Runtime {
   /** The stages every request runs; the route stage continues into the route's own stages. */
   readonly stages: readonly Stage[]
-  readonly upstreams: ReadonlyMap<string, UpstreamRuntime>
+  readonly upstreams: ReadonlyMap<string, UpstreamRuntime<unknown>>
   /** Applies the primary's health checks: `healthy[i]` for the upstream's i-th server. Unknown names are ignored. */
   setHealth (upstream: string, healthy: readonly boolean[]): void
   /** Per upstream, per server: in-flight requests, recent errors and ejection, for the admin API's status. */

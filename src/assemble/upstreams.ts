@@ -3,13 +3,20 @@
 import type { Config } from '../config/index.ts'
 import { createStrategy, createSticky, type Sticky, type Target } from '../balancer/index.ts'
 import { createServerStates, type ServerStates } from '../health/index.ts'
-import { createPools, closePools, type UpstreamClock, type UpstreamRuntime } from '../upstream/index.ts'
+import {
+  createPools, closePools, createForward, createH2Servers, closeH2Servers, createH2Forward, type ForwardOptions, type UpstreamClock, type UpstreamRuntime
+} from '../upstream/index.ts'
+import type { Stage } from '../pipeline/index.ts'
 import type { KeySpace } from '../state/index.ts'
 import type { RuntimeServices } from './services.ts'
 
 /** One upstream as the routes use it. */
 export interface AssembledUpstream {
-  readonly runtime: UpstreamRuntime
+  readonly runtime: UpstreamRuntime<unknown>
+  /** The upstream stage for a route, by the upstream's protocol: HTTP/1.1 (forward.ts) or HTTP/2 (h2/). */
+  readonly forward: (o: Omit<ForwardOptions, 'upstream'>) => Stage
+  /** Closes the pools (or HTTP/2 sessions) once in-flight requests finish, cutting what is left after `graceMs`. */
+  readonly close: (graceMs: number) => Promise<void>
   readonly states: ServerStates
   /** Sticky sessions, when the upstream has `sticky`: its stage replaces the balance stage. */
   readonly sticky: Sticky | undefined
@@ -38,17 +45,24 @@ export function assembleUpstreams (config: Config, services: RuntimeServices, ke
       strategy = sticky.strategy
     }
     const states = createServerStates({ targets, config: u.passive, now, onEvent: (e) => { services.onEjection?.(name, e) } })
-    const runtime: UpstreamRuntime = {
+    const base = {
       name,
       targets,
-      pools: createPools(u, clock),
       hosts: u.servers.map((s) => new URL(s.url).host),
       strategy,
       retries: u.retries,
       states,
       ...(services.meter === undefined ? {} : { meter: services.meter(name) })
     }
-    out.set(name, { runtime, states, sticky })
+    if (u.protocol === 'h1') {
+      const runtime: UpstreamRuntime = { ...base, pools: createPools(u, clock) }
+      const forward = (o: Omit<ForwardOptions, 'upstream'>): Stage => createForward({ ...o, upstream: runtime })
+      out.set(name, { runtime, forward, close: async (graceMs) => { await closePools(runtime.pools, graceMs) }, states, sticky })
+      continue
+    }
+    const runtime = { ...base, pools: createH2Servers(u) }
+    const forward = (o: Omit<ForwardOptions, 'upstream'>): Stage => createH2Forward({ ...o, upstream: runtime, clock, responseMs: u.timeouts.response })
+    out.set(name, { runtime, forward, close: async (graceMs) => { await closeH2Servers(runtime.pools, graceMs) }, states, sticky })
   }
   return out
 }
@@ -57,6 +71,6 @@ export function assembleUpstreams (config: Config, services: RuntimeServices, ke
 export async function closeUpstreams (upstreams: ReadonlyMap<string, AssembledUpstream>, graceMs: number): Promise<void> {
   for (const u of upstreams.values()) u.states.close()
   await Promise.all([...upstreams.values()].map(async (u) => {
-    await Promise.all([closePools(u.runtime.pools, graceMs), u.sticky?.close()])
+    await Promise.all([u.close(graceMs), u.sticky?.close()])
   }))
 }

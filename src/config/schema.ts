@@ -67,6 +67,9 @@ const HOST = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9
 /** Every balancing strategy's name (balancer/ builds them from these). */
 export const BALANCE_KINDS = ['round-robin', 'weighted', 'least-conn', 'p2c', 'hash'] as const
 export type BalanceKind = typeof BALANCE_KINDS[number]
+
+/** `upstreams.NAME.protocol`: HTTP/1.1, HTTP/2 over TLS, HTTP/2 over cleartext with prior knowledge. */
+export const UPSTREAM_PROTOCOLS = ['h1', 'h2', 'h2c'] as const
 const WORKERS = 'must be auto or a whole number from 1 to 256'
 
 // A TLS server name: lower-case (uWS matches SNI case-sensitively, docs/uws.md §4), `*.` for one label.
@@ -343,6 +346,14 @@ const upstream = z.strictObject({
   /** The backend servers. */
   servers: z.array(server).default([]),
   /**
+   * What Switchyard speaks to the servers: `h1` (HTTP/1.1, its own pooled client), `h2` (HTTP/2 over TLS, negotiated by
+   * ALPN: `https://` servers only) or `h2c` (HTTP/2 over cleartext with prior knowledge: `http://` servers only, as
+   * gRPC servers take it). HTTP/2 keeps one connection per server and worker (`connections` does not apply) and relays
+   * response trailers to clients that speak HTTP/2. Health checks use the same protocol; WebSocket handshakes to the
+   * servers stay HTTP/1.1.
+   */
+  protocol: z.enum(UPSTREAM_PROTOCOLS, { error: 'must be h1, h2 or h2c' }).default('h1'),
+  /**
    * Service discovery: also send requests to the live members of this service in the registry (shared state), as
    * backends register them with `switchyard register` or the admin API. With `discover`, `servers` may be empty.
    */
@@ -370,6 +381,15 @@ const upstream = z.strictObject({
   sticky: sticky.optional(),
   /** TLS to the `https://` servers (and their health checks). Verification is on by default, against the system CAs. */
   tls: upstreamTls.optional()
+}).superRefine((u, ctx) => {
+  // h2 is negotiated inside TLS, h2c is the cleartext form: a server URL of the other scheme cannot be spoken to.
+  if (u.protocol === 'h1') return
+  const scheme = u.protocol === 'h2' ? 'https:' : 'http:'
+  u.servers.forEach((s, i) => {
+    if (new URL(s.url).protocol !== scheme) {
+      ctx.addIssue({ code: 'custom', path: ['servers', i, 'url'], message: `must be an ${scheme}// URL with protocol ${u.protocol} (${u.protocol === 'h2' ? 'h2c is HTTP/2 without TLS' : 'h2 is HTTP/2 over TLS'})` })
+    }
+  })
 })
 
 const RATE = 'must be a rate such as 100/s, 600/m or 1000/h'

@@ -3,15 +3,15 @@
 // A server goes down after `unhealthy` consecutive failures and comes back after `healthy` consecutive successes.
 import type { Logger } from 'pino'
 import type { Config, UpstreamConfig } from '../config/index.ts'
-import { probeServer, serverAddress, type ServerAddress } from '../upstream/client/index.ts'
+import { probeServer, probeServerH2, serverAddress, type ServerAddress } from '../upstream/client/index.ts'
 
 export type HealthConfig = NonNullable<UpstreamConfig['health']>
 
 /** One probe's outcome: ok, or why not (a status outside `expect`, a timeout, a refused connection). */
 export type ProbeResult = { readonly ok: true } | { readonly ok: false, readonly reason: string }
 
-/** How to reach the server: address, port and TLS settings (CA, SNI name, verification, client certificate). */
-export type ProbeVia = ServerAddress
+/** How to reach the server: address, port, TLS settings (CA, SNI name, verification, client certificate) and protocol. */
+export type ProbeVia = ServerAddress & { readonly protocol: UpstreamConfig['protocol'] }
 
 /** Probes `url` (server origin + check path) once, within `timeoutMs`. Injected so tests can script outcomes. */
 export type Probe = (url: string, host: string, timeoutMs: number, expect: HealthConfig['expect'], via: ProbeVia) => Promise<ProbeResult>
@@ -90,7 +90,7 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
       return h
     })
     // https:// servers are probed with the same TLS settings (CA, SNI name, verification, client cert) as requests.
-    const via = u.servers.map((s) => serverAddress(u, s.url))
+    const via = u.servers.map((s) => ({ ...serverAddress(u, s.url), protocol: u.protocol }))
     checked.push({ name, cfg, urls: u.servers.map((s) => s.url), servers, via })
   }
 
@@ -150,7 +150,7 @@ export function createActiveHealth (o: ActiveHealthOptions): ActiveHealth {
 export function httpProbe (): Probe {
   return async (url, host, timeoutMs, expect, via) => {
     const u = new URL(url)
-    const r = await probeServer(via, u.pathname + u.search, host, timeoutMs)
+    const r = await (via.protocol === 'h1' ? probeServer : probeServerH2)(via, u.pathname + u.search, host, timeoutMs)
     if ('reason' in r) return { ok: false, reason: r.reason }
     if (expect.some(([lo, hi]) => r.status >= lo && r.status <= hi)) return { ok: true }
     return { ok: false, reason: `status ${r.status}` }

@@ -16,11 +16,11 @@ export interface UpstreamMeter {
   retry (server: Target): void
 }
 
-/** One upstream's live objects, built once per config. */
-export interface UpstreamRuntime {
+/** One upstream's live objects, built once per config; `P`: what reaches one server (an HTTP/1.1 pool, an HTTP/2 session). */
+export interface UpstreamRuntime<P = ServerPool> {
   readonly name: string
   readonly targets: readonly Target[]
-  readonly pools: readonly ServerPool[]
+  readonly pools: readonly P[]
   /** `host[:port]` of each server, for preserve_host: false. */
   readonly hosts: readonly string[]
   readonly strategy: Strategy
@@ -30,8 +30,8 @@ export interface UpstreamRuntime {
   readonly meter?: UpstreamMeter
 }
 
-export interface ForwardOptions {
-  readonly upstream: UpstreamRuntime
+export interface ForwardOptions<P = ServerPool> {
+  readonly upstream: UpstreamRuntime<P>
   readonly requestHeaders: RequestHeaderOptions
   /**
    * The client's response head from the backend's raw headers. Sticky upstreams wrap the plain filter (which ignores

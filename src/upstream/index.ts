@@ -4,3 +4,4 @@ export { createPools, closePools, serverAddress, ServerPool, UpstreamClock, Upst
 export { createForward, type UpstreamRuntime, type ForwardOptions, type UpstreamMeter } from './forward.ts'
 export { buildRequestHeaders, createResponseHeaderFilter, HOP_BY_HOP, type ResponseHead, type RequestHeaderOptions } from './hop-headers.ts'
 export { validTraceparent, createTraceStarter } from './traceparent.ts'
+export { createH2Servers, closeH2Servers, createH2Forward, H2Server, type H2ForwardOptions } from './h2/index.ts'

@@ -17,7 +17,7 @@ export interface WebSocketStageOptions {
   readonly config: WebSocketConfig
   /** The route's balance (or sticky) stage: picks ex.target. */
   readonly balance: Stage
-  readonly upstream: UpstreamRuntime
+  readonly upstream: UpstreamRuntime<unknown>
   readonly requestHeaders: RequestHeaderOptions
   /** The route's response-header filter, for a refusal's head. */
   readonly filterResponse: (raw: readonly Buffer[], requestId: string, ex: Exchange) => ResponseHead

@@ -68,7 +68,12 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     this.#ex = ex
     const res = this.#res as ServerResponse
     res.on('drain', () => { this.onDrain?.() })
-    res.on('finish', () => { ex.completed() })
+    res.on('finish', () => {
+      // node:http2's compatibility layer emits 'finish' whenever the stream closes, a client's RST_STREAM included:
+      // only an answer we ended, on a stream closed without error, is complete. Otherwise the work for it stops.
+      if (this.#h2 && (!this.#ended || (this.#res as Http2ServerResponse).stream.rstCode !== constants.NGHTTP2_NO_ERROR)) ex.clientAborted()
+      else ex.completed()
+    })
     res.on('close', () => { if (!ex.finished && !this.#upgraded) ex.clientAborted() })
   }
 
@@ -122,13 +127,29 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
 
   #writeHead (): void {
     this.#headWritten = true
+    ;(this.#res as ServerResponse).writeHead(this.#status, this.#headObject())
+  }
+
+  #headObject (): Record<string, string | string[]> {
     const h = headerObject(this.#headers)
     const s = this.#status
     if (this.#length >= 0 && s !== 204 && s !== 304 && !(s >= 100 && s < 200)) h['content-length'] = String(this.#length)
     this.#closeHeader(h)
     const r = this.#ex.route?.responseHeaders
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) h[r[i]!] = r[i + 1]!
-    ;(this.#res as ServerResponse).writeHead(s, h)
+    return h
+  }
+
+  /**
+   * An HTTP/2 answer with neither body nor trailers, as one HEADERS frame with END_STREAM: a trailers-only answer,
+   * which is how gRPC reads a status sent in the head (writeHead would send the head at once, the end apart).
+   */
+  #respondEmpty (status: number, h: Record<string, string | string[]>): void {
+    this.#headWritten = true
+    const res = this.#res as Http2ServerResponse
+    res.statusCode = status
+    for (const name in h) res.setHeader(name, h[name]!)
+    res.end()
   }
 
   /** Draining: an HTTP/1.x answer closes its connection and says so; HTTP/2 connections get GOAWAY from the listener. */
@@ -149,14 +170,17 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     if (this.#ex.aborted || this.#ended || this.#ex.finished) return
     this.#ended = true
     this.resumeBody()
-    if (!this.#headWritten) this.#writeHead()
+    const t = this.#trailers
     const s = this.#status
     if (!this.#head && this.#length > 0 && this.#written < this.#length && s !== 204 && s !== 304) {
       // The backend sent fewer bytes than its Content-Length: the client sees a cut, never a short body that looks whole.
       this.abort()
       return
     }
-    const t = this.#trailers
+    if (!this.#headWritten) {
+      if (this.#h2 && (t === null || t.length === 0)) { this.#respondEmpty(s, this.#headObject()); return }
+      this.#writeHead()
+    }
     if (t !== null && t.length > 0) (this.#res as ServerResponse).addTrailers(headerObject(t))
     this.#res.end()
   }
@@ -184,10 +208,11 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     else this.#closeHeader(h)
     const r = this.#ex.route?.responseHeaders
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) h[r[i]!] = r[i + 1]!
+    this.#ex.bytesSent = body.length
+    if (this.#h2 && (body === '' || this.#head)) { this.#respondEmpty(status, h); return }
     const res = this.#res as ServerResponse
     res.writeHead(status, h)
     if (this.#head) res.end()
     else res.end(body)
-    this.#ex.bytesSent = body.length
   }
 }

@@ -24,13 +24,14 @@ function problemsOf (fn: () => unknown): readonly ConfigProblem[] {
 
 test('fills in every default', () => {
   assert.deepEqual(loadConfig(minimal()), {
-    listen: [{ host: '0.0.0.0', port: 8080 }],
+    listen: [{ host: '0.0.0.0', port: 8080, h2c: false }],
     workers: 'auto',
     log: { level: 'info', access: true },
     upstreams: {
       api: {
         balance: 'round-robin',
         servers: [{ url: 'http://127.0.0.1:9001', weight: 1 }],
+        protocol: 'h1',
         retries: 1,
         timeouts: { connect: 2000, response: 30_000, idle: 60_000 },
         connections: 256,
@@ -56,7 +57,8 @@ test('fills in every default', () => {
     body_highwater: 65_536,
     admin: { enabled: true, host: '127.0.0.1', port: 9090 },
     metrics: { enabled: true },
-    cache: { memory: 67_108_864 }
+    cache: { memory: 67_108_864 },
+    http2: { initial_window_size: 65_536, max_concurrent_streams: 128, max_frame_size: 16_384, max_session_memory: 10_485_760, reset_burst: 1000, reset_rate: 33 }
   })
 })
 

@@ -24,12 +24,12 @@ class Captured implements Downstream {
   }
 }
 
-function setup (): { ex: Exchange, down: Captured, lines: string[] } {
+function setup (headers: string[] = []): { ex: Exchange, down: Captured, lines: string[] } {
   const lines: string[] = []
   const log = pino({ level: 'info' }, new Writable({ write (c: Buffer, _e, cb) { lines.push(c.toString()); cb() } }))
   const down = new Captured()
   const ex = new Exchange({
-    method: 'GET', path: '/x', query: '', host: 'a', headers: [], contentLength: -1, contentLengthCount: 0, chunked: false,
+    method: 'GET', path: '/x', query: '', host: 'a', headers, contentLength: -1, contentLengthCount: 0, chunked: false,
     peerIp: '127.0.0.1', tls: false, startTime: 0, body: null, downstream: down, replies: createLocalReplies(log), onComplete: () => {}
   })
   ex.requestId = 'req-1'
@@ -60,3 +60,34 @@ test('an upstream failure (502) answers the code only; the backend and the cause
   const logged = JSON.parse(lines[0]!) as { upstream: string, reqId: string }
   assert.deepEqual([logged.upstream, logged.reqId], ['http://10.0.0.5:9001', 'req-1'])
 })
+
+const GRPC_CASES: Array<{ name: string, input: { contentType: string, code: Parameters<Exchange['reject']>[0] }, expected: { status: string } | null }> = [
+  { name: 'backend unreachable: UNAVAILABLE', input: { contentType: 'application/grpc', code: 'SWY_UPSTREAM_UNREACHABLE' }, expected: { status: '14' } },
+  { name: 'no healthy server: UNAVAILABLE', input: { contentType: 'application/grpc+proto', code: 'SWY_NO_HEALTHY_UPSTREAM' }, expected: { status: '14' } },
+  { name: 'upstream timeout: DEADLINE_EXCEEDED', input: { contentType: 'application/grpc', code: 'SWY_UPSTREAM_TIMEOUT' }, expected: { status: '4' } },
+  { name: 'rate limited: RESOURCE_EXHAUSTED', input: { contentType: 'Application/GRPC;charset=x', code: 'SWY_RATE_LIMITED' }, expected: { status: '8' } },
+  { name: 'banned: PERMISSION_DENIED', input: { contentType: 'application/grpc', code: 'SWY_BANNED' }, expected: { status: '7' } },
+  { name: 'no route: UNIMPLEMENTED', input: { contentType: 'application/grpc', code: 'SWY_ROUTE_NOT_FOUND' }, expected: { status: '12' } },
+  { name: 'anything else: INTERNAL', input: { contentType: 'application/grpc', code: 'SWY_UPSTREAM_BAD_RESPONSE' }, expected: { status: '13' } },
+  { name: 'gRPC-Web is not answered as gRPC', input: { contentType: 'application/grpc-web', code: 'SWY_UPSTREAM_UNREACHABLE' }, expected: null },
+  { name: 'a look-alike type is not gRPC', input: { contentType: 'application/grpcx', code: 'SWY_UPSTREAM_UNREACHABLE' }, expected: null }
+]
+
+for (const c of GRPC_CASES) {
+  test(`gRPC request, ${c.name}`, () => {
+    const { ex, down } = setup(['content-type', c.input.contentType])
+    ex.reject(c.input.code, false, ['retry-after', '3'])
+    const h = new Map<string, string>()
+    for (let i = 0; i < down.headers.length; i += 2) h.set(down.headers[i]!, down.headers[i + 1]!)
+    assert.equal(h.get('retry-after'), '3')
+    assert.equal(h.get('x-request-id'), 'req-1')
+    if (c.expected === null) {
+      assert.notEqual(down.status, 200)
+      assert.equal(h.get('grpc-status'), undefined)
+      return
+    }
+    // Trailers-only: HTTP 200, no body, the status and message in the head.
+    assert.deepEqual([down.status, down.body, h.get('content-type'), h.get('grpc-status')], [200, '', 'application/grpc', c.expected.status])
+    assert.match(h.get('grpc-message') ?? '', new RegExp(`^${c.input.code}: `))
+  })
+}
