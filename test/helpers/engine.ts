@@ -25,3 +25,14 @@ export const ENGINE: EngineVersion = expectedEngine()
 export function byEngine<T> (expected: Readonly<Record<EngineVersion, T>>): T {
   return expected[ENGINE]
 }
+
+/**
+ * The engine serving the proxies' plain listeners in this run: `node` when SWITCHYARD_TEST_ENGINE=node (helpers'
+ * onTestEngine puts them there), else uWS. .ci/run runs the security suite both ways.
+ */
+export const LISTENER: 'uws' | 'node' = process.env.SWITCHYARD_TEST_ENGINE === 'node' ? 'node' : 'uws'
+
+/** Picks the expectation for what serves the listener: the node engine, or the uWS build under test. */
+export function byListener<T> (expected: Readonly<Record<EngineVersion | 'node', T>>): T {
+  return LISTENER === 'node' ? expected.node : expected[ENGINE]
+}
