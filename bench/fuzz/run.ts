@@ -17,7 +17,8 @@ const USAGE = `usage: npm run fuzz -- [options]
   --duration S      seconds of fuzzing (default 30)
   --seed N          PRNG seed (default: random; printed)
   --concurrency N   concurrent sockets (default 32)
-  --workers N       proxy workers (default 2)`
+  --workers N       proxy workers (default 2)
+  --engine E        the listener's engine: uws (default) or node`
 
 const CLI = fileURLToPath(new URL('../../workers/cli.js', import.meta.url))
 
@@ -43,6 +44,7 @@ async function main (): Promise<number> {
       seed: { type: 'string' },
       concurrency: { type: 'string', default: '32' },
       workers: { type: 'string', default: '2' },
+      engine: { type: 'string', default: 'uws' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -51,6 +53,8 @@ async function main (): Promise<number> {
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 32) : int('seed', values.seed, 0)
   const concurrency = int('concurrency', values.concurrency, 1)
   const workers = int('workers', values.workers, 1)
+  const engine = values.engine
+  if (engine !== 'uws' && engine !== 'node') throw new Error(`--engine: expected uws or node, got '${engine}'`)
 
   const backend = await startFuzzBackend()
   const mutating = await startMutatingBackend(seed)
@@ -58,7 +62,7 @@ async function main (): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'swy-fuzz-'))
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify({
-    listen: [{ host: '127.0.0.1', port }],
+    listen: [{ host: '127.0.0.1', port, engine }],
     workers,
     admin: { port: adminPort },
     log: { level: 'warn' },

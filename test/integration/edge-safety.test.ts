@@ -79,6 +79,8 @@ test('a spoofed PROXY v2 header from an untrusted peer changes nothing: forwarde
   const backend = await startBackend(t, echo())
   const proxy = await startProxy(t, {
     upstreams: { web: { servers: [{ url: backend.url }] } },
+    // PROXY protocol headers are read on uws listeners only (README "Engines and HTTP/2"; node-engine.test.ts has the node side).
+    listen: [{ host: '127.0.0.1', port: await freePort(), engine: 'uws' }],
     // Even listed as trusted, the claimed address is never used: only the real peer is checked.
     trusted_proxies: ['203.0.113.0/24'],
     routes: [
@@ -106,6 +108,8 @@ test('a PROXY v2 header from a trusted peer (a layer-4 load balancer) names the 
   const backend = await startBackend(t, echo())
   const proxy = await startProxy(t, {
     upstreams: { web: { servers: [{ url: backend.url }] } },
+    // PROXY protocol headers are read on uws listeners only (README "Engines and HTTP/2"; node-engine.test.ts has the node side).
+    listen: [{ host: '127.0.0.1', port: await freePort(), engine: 'uws' }],
     trusted_proxies: ['127.0.0.1'],
     routes: [
       { match: { path: '/only-client/' }, upstream: 'web', allow: ['203.0.113.7'] },

@@ -129,3 +129,19 @@ test('TLS listeners negotiate HTTP/2 by ALPN: curl --http2, SNI certificates, 42
   const line = await waitFor(() => proxy.logs.find((l) => l.kind === 'access' && l.path === '/x' && l.status === 200), 'access line')
   assert.equal(line.proto, 'h2')
 })
+
+test('a PROXY v2 header on a node-engine listener is not read: the request is refused and reaches no backend', async (t) => {
+  let seen = 0
+  const backend = await startBackend(t, (req, res) => { seen++; echo('b1')(req, res) })
+  const port = await freePort()
+  await startProxy(t, { ...config(port, backend.url), trusted_proxies: ['127.0.0.1'] })
+  // TCP over IPv4, 203.0.113.7:4000 → 127.0.0.1:port (haproxy.org proxy-protocol.txt §2.2).
+  const sig = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a])
+  const addr = Buffer.from([203, 0, 113, 7, 127, 0, 0, 1, 0x0f, 0xa0, port >> 8, port & 255])
+  const header = Buffer.concat([sig, Buffer.from([0x21, 0x11, 0, addr.length]), addr])
+  const r = await rawUntilClose(port, Buffer.concat([header, Buffer.from('GET /claimed HTTP/1.1\r\nHost: a.test\r\n\r\n')]))
+  assert.equal(r.closed, true)
+  assert.match(r.text, /^HTTP\/1\.1 400 /)
+  assert.match(r.text, /"error":"SWY_BAD_REQUEST"/)
+  assert.equal(seen, 0)
+})

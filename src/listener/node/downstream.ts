@@ -15,6 +15,14 @@ export type NodeResponse = ServerResponse | Http2ServerResponse
 const NO_EXCHANGE = null as unknown as Exchange
 
 /**
+ * Whether a request came over HTTP/2. Not `httpVersionMajor`: node:http's parser takes `HTTP/2.0` in an HTTP/1 request
+ * line and reports 2 (the fuzzer found it: the worker then read a stream that does not exist).
+ */
+export function isH2 (req: NodeRequest): req is Http2ServerRequest {
+  return (req as Http2ServerRequest).stream !== undefined
+}
+
+/**
  * Fields HTTP/2 forbids (RFC 9113 §8.2.2): connection-specific ones, which node:http2 refuses to send. On HTTP/1.x
  * node writes its own Connection and Transfer-Encoding, so the backend's never pass either (hop-by-hop, RFC 9110 §7.6.1).
  */
@@ -58,7 +66,7 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
   constructor (req: NodeRequest, res: NodeResponse, state: ListenerState) {
     this.#req = req
     this.#res = res
-    this.#h2 = req.httpVersionMajor === 2
+    this.#h2 = isH2(req)
     this.#head = req.method === 'HEAD'
     this.#state = state
   }

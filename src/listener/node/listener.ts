@@ -9,7 +9,7 @@ import {
   constants, createSecureServer, createServer as createH2Server,
   type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type Http2SecureServer, type SecureServerOptions
 } from 'node:http2'
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createNetServer, Server as NetServer, type Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { once } from 'node:events'
 import { Exchange, RequestBody, runExchange, createRequestIds, type Stage } from '../../pipeline/index.ts'
@@ -17,7 +17,7 @@ import { listenerHttp2, type Config } from '../../config/index.ts'
 import { createRedirect, createSniCheck } from '../entry-stages.ts'
 import { drainWhenIdle, type ListenAddress, type Listener, type ListenerOptions, type ListenerState } from '../listener.ts'
 import { createBodyTimeouts, type BodyTimeouts } from '../body-timeout.ts'
-import { NodeDownstream, type NodeRequest, type NodeResponse } from './downstream.ts'
+import { NodeDownstream, isH2, type NodeRequest, type NodeResponse } from './downstream.ts'
 import { createNodeTls } from './tls.ts'
 import { createWsServers, isWebSocketHandshake, NodeUpgrade, type NodeClientSocket, type NodeWsOptions, type WsServers } from './websocket.ts'
 import { resetBudget, watchResets } from './reset-budget.ts'
@@ -112,7 +112,9 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       return ports
     },
     stopAccepting () {
-      for (const s of bound) s.close()
+      // net's close, not http's: since Node 19 http.Server#close also closes idle keep-alive connections, whose
+      // clients would then find them gone mid-request; a draining worker answers their next request with close instead.
+      for (const s of bound) NetServer.prototype.close.call(s)
       bound = []
     },
     async drain (timeoutMs) {
@@ -152,6 +154,8 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
     headersTimeout: 10_000,
     requestTimeout: 0,
     keepAliveTimeout: 10_000,
+    // How often node checks headersTimeout (default 30 s, which let a trickling head run three times its limit).
+    connectionsCheckingInterval: 1000,
     // Pipelined requests wait their turn; past this many, node stops reading the connection until answers go out.
     highWaterMark: 64 * 1024
   }
@@ -274,7 +278,26 @@ function serve (
   onComplete: (ex: Exchange) => void, stages: readonly Stage[], tls: boolean, req: NodeRequest, res: NodeResponse,
   upgrade?: NodeUpgrade
 ): void {
-  const h2 = req.httpVersionMajor === 2
+  try {
+    serveOrThrow(o, state, count, timeouts, onComplete, stages, tls, req, res, upgrade)
+  } catch {
+    // Only a bug gets here (serveOrThrow answers every request it takes): answer rather than lose the worker.
+    if (!res.headersSent) { res.writeHead(500, { 'content-length': '0' }); res.end() }
+  }
+}
+
+function serveOrThrow (
+  o: NodeListenerOptions, state: ListenerState, count: { inflight: number }, timeouts: BodyTimeouts,
+  onComplete: (ex: Exchange) => void, stages: readonly Stage[], tls: boolean, req: NodeRequest, res: NodeResponse,
+  upgrade?: NodeUpgrade
+): void {
+  const h2 = isH2(req)
+  if (!h2 && req.httpVersionMajor !== 1) {
+    // An HTTP/1 parser that read another major version (`GET / HTTP/2.0`): RFC 9110 §15.6.6.
+    res.writeHead(505, { 'content-length': '0', connection: 'close' })
+    res.end()
+    return
+  }
   const raw = req.rawHeaders
   const headers: string[] = []
   let host = ''
@@ -283,7 +306,7 @@ function serve (
   let chunked = false
   for (let i = 0; i < raw.length; i += 2) {
     const name = h2 ? raw[i]! : raw[i]!.toLowerCase()
-    const value = raw[i + 1]!
+    const value = utf8(raw[i + 1]!)
     if (name.charCodeAt(0) === 58 /* : */) {
       // :authority is the Host (RFC 9113 §8.3.1); the other pseudo-headers are the method and target, read below.
       if (name === ':authority' && host === '') host = value
@@ -305,7 +328,17 @@ function serve (
     const stream = (req as Http2ServerRequest).stream
     if (contentLengthCount === 0 && !stream.endAfterHeaders) chunked = true
   }
-  const url = req.url ?? '/'
+  let url = utf8(req.url ?? '/')
+  // Absolute form (RFC 9112 §3.2.2, what a client talking to a forward proxy sends): its authority is the Host, and
+  // the backend gets the origin form. uWS 20.57 answers 505 to it, 20.30 nothing.
+  if (!h2 && url.charCodeAt(0) !== 47 /* / */) {
+    const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(url)
+    if (m !== null) {
+      host = m[1]!
+      url = m[2]!.startsWith('/') ? m[2]! : `/${m[2]!}`
+      for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'host') headers[i + 1] = host
+    }
+  }
   const q = url.indexOf('?')
   const path = q < 0 ? url : url.slice(0, q)
   const query = q < 0 ? '' : url.slice(q + 1)
@@ -342,6 +375,17 @@ function serve (
       res.end()
     } else ex.fail(err)
   }
+}
+
+const NON_ASCII = /[\x80-\xff]/
+
+/**
+ * node reads field values and the target as latin1 (a character per byte); uWS hands them over as UTF-8, and the
+ * rest of the data path (the upstream client writes UTF-8) expects that. So a value with bytes over 0x7f is read
+ * again as UTF-8: `café` reaches the backend as the client sent it, not encoded twice.
+ */
+function utf8 (s: string): string {
+  return NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s
 }
 
 /** Feeds the client's body into `body`, pausing the client when the backend is slower (as uws/listener.ts does). */
