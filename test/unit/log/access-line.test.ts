@@ -51,7 +51,7 @@ for (const c of cases) {
     // What the line was before: pino's own serialisation of the same object.
     const ex = exchange(c.input)
     theirs.log.child({ kind: 'access' }).info({
-      reqId: ex.requestId, client: ex.clientIp, method: ex.method, host: ex.host, path: ex.path, query: ex.query === '' ? undefined : ex.query,
+      reqId: ex.requestId, client: ex.clientIp, method: ex.method, host: ex.host, path: ex.path, query: ex.query === '' ? undefined : ex.query, proto: ex.protocol,
       status: ex.aborted && ex.status === 0 ? 499 : ex.status, bytes: ex.bytesSent,
       // GET /q?a=1&b="x" HTTP/1.1 CRLF, the fields, CRLF.
       requestBytes: `GET ${ex.path}${ex.query === '' ? '' : `?${ex.query}`} HTTP/1.1\r\n`.length + 2 + ex.headers.reduce((n, s, i) => n + s.length + (i % 2 === 0 ? 2 : 2), 0),
