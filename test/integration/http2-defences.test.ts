@@ -154,7 +154,9 @@ test('b. rapid reset: http2.reset_burst and reset_rate set the budget', async (t
   const g = goawayOf(c)
   t.diagnostic(`streams opened ${opened}, backend saw ${s.seen.count}, ${c.describe()}, GOAWAY ${g === undefined ? 'not seen' : `${errorName(errorCodeOf(g))} last stream ${lastStreamOf(g)}`}`)
   assert.ok(g !== undefined, 'a GOAWAY before the close')
-  assert.equal(errorCodeOf(g), ERROR.ENHANCE_YOUR_CALM)
+  // Ours is ENHANCE_YOUR_CALM. Node 23+ hands the same budget to nghttp2, which trips while it parses the burst,
+  // before any stream's close reaches JS: its GOAWAY says INTERNAL_ERROR (seen on Node 24.22).
+  assert.ok([ERROR.ENHANCE_YOUR_CALM, ERROR.INTERNAL_ERROR].includes(errorCodeOf(g) as 11 | 2), errorName(errorCodeOf(g)))
   // 90 tokens (burst less one second's rate), 10 more per second: far below nghttp2's own 1000.
   assert.ok(lastStreamOf(g) <= 2 * 300, `last stream ${lastStreamOf(g)}`)
   assert.ok(s.seen.count <= 300, `the backend saw ${s.seen.count} requests`)
@@ -212,7 +214,8 @@ test('d. streams past max_concurrent_streams: REFUSED_STREAM until the client AC
   assert.equal(goawayOf(early), undefined)
 
   // Once the client has acknowledged the limit, nghttp2 treats a stream past it as a connection error (RFC 9113
-  // §5.1.2 allows either): node ends the session with GOAWAY INTERNAL_ERROR and resets the streams it had open.
+  // §5.1.2 allows either): node ends the session with GOAWAY INTERNAL_ERROR (Node 20) or PROTOCOL_ERROR (Node 24's
+  // nghttp2) and resets the streams it had open.
   const late = await H2Client.connect(s.proxy.port)
   t.after(() => { late.destroy() })
   await late.ready()
@@ -221,7 +224,7 @@ test('d. streams past max_concurrent_streams: REFUSED_STREAM until the client AC
   const g = goawayOf(late)
   t.diagnostic(`after the ACK: ${late.describe()}; GOAWAY ${g === undefined ? 'not seen' : errorName(errorCodeOf(g))}; RST_STREAM ${framesOf(late, FRAME.RST_STREAM).map((f) => `${f.stream} ${errorName(errorCodeOf(f))}`).join(', ')}`)
   assert.ok(g !== undefined, 'a GOAWAY before the close')
-  assert.equal(errorCodeOf(g), ERROR.INTERNAL_ERROR)
+  assert.ok([ERROR.INTERNAL_ERROR, ERROR.PROTOCOL_ERROR].includes(errorCodeOf(g) as 2 | 1), errorName(errorCodeOf(g)))
   assert.ok(s.seen.count <= 5 + 4, `the backend saw ${s.seen.count} requests`)
   await survives(s)
 })
