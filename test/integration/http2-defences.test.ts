@@ -67,6 +67,7 @@ async function setup (t: Ctx, http2: Record<string, unknown> = {}, limits: Recor
     http2,
     limits
   })
+  t.after(() => { for (const l of proxy.logs) if (Number(l.level) >= 50) console.error('PROXYLOG', JSON.stringify(l).slice(0, 1500)) })
   const [pid] = await waitFor(() => { const p = proxy.workerPids(); return p.length === 1 && p }, 'one worker')
   return { proxy, pid: pid!, authority: `127.0.0.1:${proxy.port}`, seen, held, big }
 }

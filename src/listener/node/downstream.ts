@@ -1,26 +1,12 @@
-// The client side of one exchange on the node engine, and the one place its responses are written. node:http's
-// ServerResponse and node:http2's compatibility Http2ServerResponse share the surface used here (writeHead, write,
-// end, addTrailers, 'drain', 'finish', 'close'), so HTTP/1.x and HTTP/2 clients are answered by the same code; only
-// cutting a response and closing a connection differ.
+// The client side of one HTTP/1.x exchange on the node engine (node:http's ServerResponse), and the one place those
+// responses are written; HTTP/2 streams have theirs in h2-downstream.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import { normaliseAddress } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
 import type { BodyFeed } from '../body-timeout.ts'
 import type { ListenerState } from '../listener.ts'
 
-export type NodeRequest = IncomingMessage | Http2ServerRequest
-export type NodeResponse = ServerResponse | Http2ServerResponse
-
 const NO_EXCHANGE = null as unknown as Exchange
-
-/**
- * Whether a request came over HTTP/2. Not `httpVersionMajor`: node:http's parser takes `HTTP/2.0` in an HTTP/1 request
- * line and reports 2 (the fuzzer found it: the worker then read a stream that does not exist).
- */
-export function isH2 (req: NodeRequest): req is Http2ServerRequest {
-  return (req as Http2ServerRequest).stream !== undefined
-}
 
 /**
  * Fields HTTP/2 forbids (RFC 9113 §8.2.2): connection-specific ones, which node:http2 refuses to send. On HTTP/1.x
@@ -46,9 +32,8 @@ export function headerObject (flat: readonly (string | Uint8Array)[]): Record<st
 
 export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
   onDrain: (() => void) | null = null
-  readonly #req: NodeRequest
-  readonly #res: NodeResponse
-  readonly #h2: boolean
+  readonly #req: IncomingMessage
+  readonly #res: ServerResponse
   readonly #head: boolean
   readonly #state: ListenerState
   #ex: Exchange = NO_EXCHANGE
@@ -63,10 +48,9 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
   /** The connection became a WebSocket: the relay reports the exchange's end from now on. */
   #upgraded = false
 
-  constructor (req: NodeRequest, res: NodeResponse, state: ListenerState) {
+  constructor (req: IncomingMessage, res: ServerResponse, state: ListenerState) {
     this.#req = req
     this.#res = res
-    this.#h2 = isH2(req)
     this.#head = req.method === 'HEAD'
     this.#state = state
   }
@@ -74,25 +58,15 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
   /** Binds the exchange and reports its end: 'finish' once the answer is handed over, 'close' before that is an abort. */
   attach (ex: Exchange): void {
     this.#ex = ex
-    const res = this.#res as ServerResponse
+    const res = this.#res
     res.on('drain', () => { this.onDrain?.() })
-    res.on('finish', () => {
-      // node:http2's compatibility layer emits 'finish' whenever the stream closes, a client's RST_STREAM included:
-      // only an answer we ended, on a stream closed without error, is complete. Otherwise the work for it stops.
-      if (this.#h2 && (!this.#ended || (this.#res as Http2ServerResponse).stream.rstCode !== constants.NGHTTP2_NO_ERROR)) ex.clientAborted()
-      else ex.completed()
-    })
+    res.on('finish', () => { ex.completed() })
     res.on('close', () => { if (!ex.finished && !this.#upgraded) ex.clientAborted() })
   }
 
   /** The handshake was completed: the socket is the WebSocket's. */
   upgraded (): void {
     this.#upgraded = true
-  }
-
-  /** The HTTP/2 stream's id, or 0 on HTTP/1.x. */
-  get streamId (): number {
-    return this.#h2 ? (this.#res as Http2ServerResponse).stream.id ?? 0 : 0
   }
 
   /** The TCP peer's address, normalised. PROXY protocol headers are read on uws listeners only (README "Engines"). */
@@ -128,14 +102,14 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     this.#length = length
   }
 
-  /** Trailer fields to send after the body (flat `[name, value, …]`): HTTP/2, or a chunked HTTP/1.1 answer. */
+  /** Trailer fields to send after the body (flat `[name, value, …]`): node sends them after a chunked answer only. */
   trailers (fields: readonly string[]): void {
     this.#trailers = fields
   }
 
   #writeHead (): void {
     this.#headWritten = true
-    ;(this.#res as ServerResponse).writeHead(this.#status, this.#headObject())
+    ;this.#res.writeHead(this.#status, this.#headObject())
   }
 
   #headObject (): Record<string, string | string[]> {
@@ -148,21 +122,9 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     return h
   }
 
-  /**
-   * An HTTP/2 answer with neither body nor trailers, as one HEADERS frame with END_STREAM: a trailers-only answer,
-   * which is how gRPC reads a status sent in the head (writeHead would send the head at once, the end apart).
-   */
-  #respondEmpty (status: number, h: Record<string, string | string[]>): void {
-    this.#headWritten = true
-    const res = this.#res as Http2ServerResponse
-    res.statusCode = status
-    for (const name in h) res.setHeader(name, h[name]!)
-    res.end()
-  }
-
-  /** Draining: an HTTP/1.x answer closes its connection and says so; HTTP/2 connections get GOAWAY from the listener. */
+  /** Draining: the answer closes its connection and says so (HTTP/2 connections get GOAWAY from the listener). */
   #closeHeader (h: Record<string, string | string[]>): void {
-    if (!this.#h2 && this.#state.draining) h.connection = 'close'
+    if (this.#state.draining) h.connection = 'close'
   }
 
   write (chunk: Uint8Array): boolean {
@@ -171,7 +133,7 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     if (this.#head) return true
     this.#written += chunk.length
     // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer).
-    return (this.#res as ServerResponse).write(Buffer.from(chunk))
+    return this.#res.write(Buffer.from(chunk))
   }
 
   end (): void {
@@ -185,24 +147,15 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
       this.abort()
       return
     }
-    if (!this.#headWritten) {
-      if (this.#h2 && (t === null || t.length === 0)) { this.#respondEmpty(s, this.#headObject()); return }
-      this.#writeHead()
-    }
-    if (t !== null && t.length > 0) (this.#res as ServerResponse).addTrailers(headerObject(t))
+    if (!this.#headWritten) this.#writeHead()
+    if (t !== null && t.length > 0) this.#res.addTrailers(headerObject(t))
     this.#res.end()
   }
 
   abort (): void {
     if (this.#ex.aborted || this.#ex.finished) return
     this.#ended = true
-    if (this.#h2) {
-      const stream = (this.#res as Http2ServerResponse).stream
-      // RST_STREAM: only this stream is cut, the connection's others go on.
-      if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR)
-    } else {
-      (this.#res as ServerResponse).destroy()
-    }
+    this.#res.destroy()
     this.#ex.clientAborted()
   }
 
@@ -212,13 +165,12 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     this.resumeBody()
     const h = headerObject(headers)
     h['content-length'] = String(Buffer.byteLength(body))
-    if (close && !this.#h2) h.connection = 'close'
+    if (close) h.connection = 'close'
     else this.#closeHeader(h)
     const r = this.#ex.route?.responseHeaders
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) h[r[i]!] = r[i + 1]!
     this.#ex.bytesSent = body.length
-    if (this.#h2 && (body === '' || this.#head)) { this.#respondEmpty(status, h); return }
-    const res = this.#res as ServerResponse
+    const res = this.#res
     res.writeHead(status, h)
     if (this.#head) res.end()
     else res.end(body)

@@ -3,11 +3,11 @@
 // and trailers, HTTP/2 and gRPC. Each request becomes the same Exchange the uWS engine builds, and the same stages
 // run; every node response write is in downstream.ts.
 import { createServer as createHttpServer, ServerResponse, type IncomingMessage } from 'node:http'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Readable } from 'node:stream'
 import { createServer as createHttpsServer } from 'node:https'
 import {
   constants, createSecureServer, createServer as createH2Server,
-  type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type Http2SecureServer, type SecureServerOptions
+  type Http2Server, type Http2Session, type Http2SecureServer, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream
 } from 'node:http2'
 import { createServer as createNetServer, Server as NetServer, type Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
@@ -17,7 +17,8 @@ import { listenerHttp2, type Config } from '../../config/index.ts'
 import { createRedirect, createSniCheck } from '../entry-stages.ts'
 import { drainWhenIdle, type ListenAddress, type Listener, type ListenerOptions, type ListenerState } from '../listener.ts'
 import { createBodyTimeouts, type BodyTimeouts } from '../body-timeout.ts'
-import { NodeDownstream, isH2, type NodeRequest, type NodeResponse } from './downstream.ts'
+import { NodeDownstream } from './downstream.ts'
+import { H2Downstream } from './h2-downstream.ts'
 import { createNodeTls } from './tls.ts'
 import { createWsServers, isWebSocketHandshake, NodeUpgrade, type NodeClientSocket, type NodeWsOptions, type WsServers } from './websocket.ts'
 import { resetBudget, watchResets } from './reset-budget.ts'
@@ -64,8 +65,10 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
     count.inflight--
     o.onComplete(ex)
   }
-  const handle = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: NodeRequest, res: NodeResponse): void => {
-    serve(o, state, count, timeouts, onComplete, stages(req), tls, req, res)
+  const serving: Serving = { o, state, count, timeouts, onComplete }
+  const handle: Handle = (stages, tls) => (req, res) => { serve(serving, stages(req.socket), tls, req, res) }
+  const onStream: OnStream = (stages, tls) => (stream, headers, _flags, raw) => {
+    serveStream(serving, stages(stream.session?.socket as Socket), tls, stream, headers, raw)
   }
   /**
    * An HTTP/1.1 request with Upgrade: node hands over the socket, so the answer is a ServerResponse made here, and the
@@ -85,7 +88,7 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
         res.detachSocket(socket as Socket)
       }
     }
-    serve(o, state, count, timeouts, onComplete, stages(req), tls, req, res, up)
+    serve(serving, stages(req.socket), tls, req, res, up)
   }
 
   return {
@@ -95,7 +98,7 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       const ports: number[] = []
       try {
         for (const [i, a] of addresses.entries()) {
-          const server = serverFor(o, a, `listen[${i}]`, handle, upgrade, nextId, sessions)
+          const server = serverFor(o, a, `listen[${i}]`, { handle, onStream, upgrade }, nextId, sessions)
           server.on('error', () => {})
           const failed = once(server, 'error')
           server.listen({ host: a.host, port: a.port, exclusive: o.reusePort, ...(o.reusePort ? { reusePort: true } : {}) })
@@ -143,11 +146,15 @@ function closeSession (s: Http2Session): void {
   s.close()
 }
 
-type Handle = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: NodeRequest, res: NodeResponse) => void
-type Upgrade = (stages: (req: NodeRequest) => readonly Stage[], tls: boolean) => (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+/** The stages for a connection (a TLS listener's SNI certificates choose them per connection). */
+type StagesFor = (socket: Socket) => readonly Stage[]
+type Handle = (stages: StagesFor, tls: boolean) => (req: IncomingMessage, res: ServerResponse) => void
+type OnStream = (stages: StagesFor, tls: boolean) => (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => void
+type Upgrade = (stages: StagesFor, tls: boolean) => (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+interface Handlers { readonly handle: Handle, readonly onStream: OnStream, readonly upgrade: Upgrade }
 
 /** The server of one address: TLS (HTTP/2 and HTTP/1.1 by ALPN, or HTTP/1.x only), plain, or plain with h2c. */
-function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle: Handle, upgrade: Upgrade, nextId: () => string, sessions: Set<Http2Session>): NetServer {
+function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, { handle, onStream, upgrade }: Handlers, nextId: () => string, sessions: Set<Http2Session>): NetServer {
   const h1 = {
     maxHeaderSize: o.maxHeaderSize,
     // Slow heads are cut as uWS cuts idle ones; slow bodies are limits.body_timeout's, not node's whole-request clock.
@@ -169,18 +176,19 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
     // A session that did nothing for a minute goes (nginx's keepalive_timeout for HTTP/2 is 75 s).
     s.setTimeout(60_000, () => { closeSession(s) })
   }
-  const plain = (req: NodeRequest): readonly Stage[] => o.stages()
+  const plain: StagesFor = () => o.stages()
 
   if (a.tls !== undefined) {
     const t = createNodeTls(a.tls, at)
-    const stages = (req: NodeRequest): readonly Stage[] => {
-      const hosts = t.hostsOf(req.socket as TLSSocket)
+    const stages: StagesFor = (socket) => {
+      const hosts = t.hostsOf(socket as TLSSocket)
       return hosts === null ? o.stages() : [createSniCheck(hosts, o.stages, nextId)]
     }
     const handler = handle(stages, true)
     const onUpgrade = upgrade(stages, true)
     if (listenerHttp2(a as Parameters<typeof listenerHttp2>[0])) {
       const server = createSecureServer({ ...t.options, ...h2, allowHTTP1: true, ...h1 } as SecureServerOptions)
+      streamsOnly(server, onStream(stages, true))
       server.on('request', handler)
       server.on('upgrade', onUpgrade)
       server.on('clientError', clientError(nextId))
@@ -188,7 +196,7 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
       quiet(server)
       return server as unknown as NetServer
     }
-    const server = createHttpsServer({ ...t.options, ...h1 }, handler as (req: IncomingMessage, res: ServerResponse) => void)
+    const server = createHttpsServer({ ...t.options, ...h1 }, handler)
     server.on('upgrade', onUpgrade)
     server.on('clientError', clientError(nextId))
     return server
@@ -201,13 +209,13 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, handle
         return () => [redirect]
       })()
   const handler = handle(stages, false)
-  const http = createHttpServer(h1, handler as (req: IncomingMessage, res: ServerResponse) => void)
+  const http = createHttpServer(h1, handler)
   http.on('upgrade', upgrade(stages, false))
   http.on('clientError', clientError(nextId))
   if (a.h2c !== true) return http
   // h2c: one port for both. The first bytes say which: the HTTP/2 preface goes to node:http2, anything else to node:http.
   const h2c = createH2Server(h2)
-  h2c.on('request', handler)
+  streamsOnly(h2c, onStream(stages, false))
   h2c.on('session', onSession)
   quiet(h2c)
   return createNetServer((socket) => {
@@ -242,6 +250,19 @@ function clientError (nextId: () => string) {
   }
 }
 
+/**
+ * HTTP/2 streams go to `onStream` (the stream API), never through node's compatibility layer, which it sets up for
+ * every stream as soon as a 'request' listener is added (its 'newListener' hook): that hook is removed first, so
+ * 'request' on a TLS listener carries only HTTP/1.1 connections' requests. Checked after: one 'stream' listener.
+ */
+function streamsOnly (server: Http2Server | Http2SecureServer, handler: ReturnType<OnStream>): void {
+  server.removeAllListeners('newListener')
+  server.on('stream', handler)
+  queueMicrotask(() => {
+    if (server.listenerCount('stream') !== 1) throw new Error('node:http2 set up its compatibility layer: HTTP/2 streams would be served twice')
+  })
+}
+
 /** HTTP/2 settings and defences from config `http2` and `limits` (README "HTTP/2"). */
 function h2Options (o: NodeListenerOptions): Record<string, unknown> {
   const c = o.http2
@@ -272,33 +293,84 @@ function quiet (server: Http2Server | Http2SecureServer): void {
   server.on('tlsClientError' as 'sessionError', () => {})
 }
 
-/** One request: copied into an Exchange and run through the stages. */
-function serve (
-  o: NodeListenerOptions, state: ListenerState, count: { inflight: number }, timeouts: BodyTimeouts,
-  onComplete: (ex: Exchange) => void, stages: readonly Stage[], tls: boolean, req: NodeRequest, res: NodeResponse,
-  upgrade?: NodeUpgrade
-): void {
+/** What a request line (or HTTP/2's pseudo-headers) and its fields say, whichever protocol brought them. */
+interface Taken {
+  readonly method: string
+  readonly url: string
+  /** `[name, value, …]` as received (HTTP/1 names in their case; HTTP/2's pseudo-headers included). */
+  readonly raw: readonly string[]
+  readonly h2: boolean
+  readonly protocol: string
+  /** HTTP/2: the HEADERS frame did not end the stream, so a body follows (its length may be unknown). */
+  readonly bodyFollows: boolean
+}
+
+interface Serving {
+  readonly o: NodeListenerOptions
+  readonly state: ListenerState
+  readonly count: { inflight: number }
+  readonly timeouts: BodyTimeouts
+  readonly onComplete: (ex: Exchange) => void
+}
+
+/** An HTTP/1.x request (node:http, or a TLS listener's HTTP/1.1 connection). */
+function serve (c: Serving, stages: readonly Stage[], tls: boolean, req: IncomingMessage, res: ServerResponse, upgrade?: NodeUpgrade): void {
   try {
-    serveOrThrow(o, state, count, timeouts, onComplete, stages, tls, req, res, upgrade)
+    if (req.httpVersionMajor !== 1) {
+      // An HTTP/1 parser that read another major version (`GET / HTTP/2.0`): RFC 9110 §15.6.6. (Taking it for an
+      // HTTP/2 stream crashed the worker: npm run fuzz -- --engine node.)
+      res.writeHead(505, { 'content-length': '0', connection: 'close' })
+      res.end()
+      return
+    }
+    const t: Taken = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      raw: req.rawHeaders,
+      h2: false,
+      protocol: req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1',
+      bodyFollows: false
+    }
+    const downstream = new NodeDownstream(req, res, c.state)
+    const ok = take(c, stages, tls, t, downstream, req, upgrade)
+    if (upgrade !== undefined && ok) {
+      const accepted = upgrade.onAccepted
+      upgrade.onAccepted = () => { downstream.upgraded(); accepted?.() }
+    }
   } catch {
-    // Only a bug gets here (serveOrThrow answers every request it takes): answer rather than lose the worker.
+    // Only a bug gets here: answer rather than lose the worker.
     if (!res.headersSent) { res.writeHead(500, { 'content-length': '0' }); res.end() }
   }
 }
 
-function serveOrThrow (
-  o: NodeListenerOptions, state: ListenerState, count: { inflight: number }, timeouts: BodyTimeouts,
-  onComplete: (ex: Exchange) => void, stages: readonly Stage[], tls: boolean, req: NodeRequest, res: NodeResponse,
-  upgrade?: NodeUpgrade
-): void {
-  const h2 = isH2(req)
-  if (!h2 && req.httpVersionMajor !== 1) {
-    // An HTTP/1 parser that read another major version (`GET / HTTP/2.0`): RFC 9110 §15.6.6.
-    res.writeHead(505, { 'content-length': '0', connection: 'close' })
-    res.end()
-    return
+/** An HTTP/2 stream, served with node:http2's stream API (h2-downstream.ts says why not its compatibility layer). */
+function serveStream (c: Serving, stages: readonly Stage[], tls: boolean, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: readonly string[]): void {
+  // A stream's errors (a reset, the session's protocol error passed on to its streams) are its client's: 'close'
+  // reports the end to the exchange. Unheard, one would end the worker.
+  stream.on('error', () => {})
+  try {
+    const method = String(headers[':method'] ?? 'GET')
+    const te = headers.te
+    const t: Taken = {
+      method,
+      url: String(headers[':path'] ?? '/'),
+      raw,
+      h2: true,
+      protocol: 'h2',
+      bodyFollows: !stream.endAfterHeaders
+    }
+    const trailers = typeof te === 'string' && /(?:^|,)\s*trailers\s*(?:[;,]|$)/i.test(te)
+    take(c, stages, tls, t, new H2Downstream(stream, method === 'HEAD', trailers), stream)
+  } catch {
+    if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': 500 }, { endStream: true })
   }
-  const raw = req.rawHeaders
+}
+
+/** Copies one request into an Exchange and runs the stages; false when it could not (answered 500). */
+function take (c: Serving, stages: readonly Stage[], tls: boolean, t: Taken, downstream: NodeDownstream | H2Downstream, source: Readable, upgrade?: NodeUpgrade): boolean {
+  const { o } = c
+  const h2 = t.h2
+  const raw = t.raw
   const headers: string[] = []
   let host = ''
   let contentLength = -1
@@ -308,7 +380,7 @@ function serveOrThrow (
     const name = h2 ? raw[i]! : raw[i]!.toLowerCase()
     const value = utf8(raw[i + 1]!)
     if (name.charCodeAt(0) === 58 /* : */) {
-      // :authority is the Host (RFC 9113 §8.3.1); the other pseudo-headers are the method and target, read below.
+      // :authority is the Host (RFC 9113 §8.3.1); the other pseudo-headers are the method and target, read apart.
       if (name === ':authority' && host === '') host = value
       continue
     }
@@ -325,10 +397,9 @@ function serveOrThrow (
   if (h2) {
     if (host !== '' && !headers.includes('host')) headers.push('host', host)
     // A body of unknown length: the HEADERS frame did not end the stream and no Content-Length came.
-    const stream = (req as Http2ServerRequest).stream
-    if (contentLengthCount === 0 && !stream.endAfterHeaders) chunked = true
+    if (contentLengthCount === 0 && t.bodyFollows) chunked = true
   }
-  let url = utf8(req.url ?? '/')
+  let url = utf8(t.url)
   // Absolute form (RFC 9112 §3.2.2, what a client talking to a forward proxy sends): its authority is the Host, and
   // the backend gets the origin form. uWS 20.57 answers 505 to it, 20.30 nothing.
   if (!h2 && url.charCodeAt(0) !== 47 /* / */) {
@@ -342,38 +413,31 @@ function serveOrThrow (
   const q = url.indexOf('?')
   const path = q < 0 ? url : url.slice(0, q)
   const query = q < 0 ? '' : url.slice(q + 1)
-  const method = req.method ?? 'GET'
   let ex: Exchange | null = null
   try {
-    count.inflight++
-    const downstream = new NodeDownstream(req, res, state)
+    c.count.inflight++
     const body = chunked || contentLength > 0 ? new RequestBody(o.bodyHighWater, () => { downstream.resumeBody() }) : null
     ex = new Exchange({
-      method, path, query, host, headers, contentLength, contentLengthCount, chunked,
+      method: t.method, path, query, host, headers, contentLength, contentLengthCount, chunked,
       peerIp: downstream,
       tls,
-      protocol: h2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1',
+      protocol: t.protocol,
       startTime: o.clock(),
       body,
       ...(upgrade === undefined ? {} : { upgrade }),
       downstream,
       replies: o.replies,
-      onComplete
+      onComplete: c.onComplete
     })
     downstream.attach(ex)
-    if (upgrade !== undefined) {
-      const accepted = upgrade.onAccepted
-      upgrade.onAccepted = () => { downstream.upgraded(); accepted?.() }
-    }
     if (o.eagerPeer) void ex.peerIp
-    if (body !== null) feedBody(req, ex, downstream, body, timeouts)
+    if (body !== null) feedBody(source, ex, downstream, body, c.timeouts)
     runExchange(stages, ex)
+    return true
   } catch (err) {
-    if (ex === null) {
-      count.inflight--
-      res.writeHead(500, { 'content-length': '0' })
-      res.end()
-    } else ex.fail(err)
+    if (ex !== null) { ex.fail(err); return true }
+    c.count.inflight--
+    throw err
   }
 }
 
@@ -389,9 +453,9 @@ function utf8 (s: string): string {
 }
 
 /** Feeds the client's body into `body`, pausing the client when the backend is slower (as uws/listener.ts does). */
-function feedBody (req: NodeRequest, ex: Exchange, down: NodeDownstream, body: RequestBody, timeouts: BodyTimeouts): void {
+function feedBody (source: Readable, ex: Exchange, down: NodeDownstream | H2Downstream, body: RequestBody, timeouts: BodyTimeouts): void {
   const watch = timeouts.watch(ex, down)
-  req.on('data', (chunk: Buffer) => {
+  source.on('data', (chunk: Buffer) => {
     if (!down.wantsBody || body.destroyed) { watch.done(); return }
     watch.arrived()
     if (!body.accepts(chunk.length)) {
@@ -401,7 +465,7 @@ function feedBody (req: NodeRequest, ex: Exchange, down: NodeDownstream, body: R
     }
     if (!body.push(chunk)) down.pauseBody()
   })
-  req.on('end', () => {
+  source.on('end', () => {
     watch.done()
     if (down.wantsBody && !body.destroyed) body.push(null)
   })
