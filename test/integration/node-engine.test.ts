@@ -145,3 +145,24 @@ test('a PROXY v2 header on a node-engine listener is not read: the request is re
   assert.match(r.text, /"error":"SWY_BAD_REQUEST"/)
   assert.equal(seen, 0)
 })
+
+test('h2load drives HTTP/2 through Switchyard, cleartext (h2c) and over TLS (ALPN h2): every request succeeds', async (t) => {
+  const pki = createPki(t)
+  const cert = pki.issue('h2.test')
+  const backend = await startBackend(t, hashing('b1'))
+  const [plain, secure] = [await freePort(), await freePort()]
+  await startProxy(t, {
+    listen: [{ host: '127.0.0.1', port: plain, h2c: true }, { host: '127.0.0.1', port: secure, tls: { cert: cert.cert, key: cert.key } }],
+    upstreams: { app: { servers: [{ url: backend.url }] } },
+    routes: [{ match: { path: '/' }, upstream: 'app' }],
+    log: { access: false }
+  })
+  for (const url of [`http://127.0.0.1:${plain}/load?size=100`, `https://127.0.0.1:${secure}/load?size=100`]) {
+    // 4 connections × 8 streams, 800 requests; h2load does not check the certificate.
+    const { stdout } = await run('h2load', ['-n', '800', '-c', '4', '-m', '8', url], { timeout: 60_000 })
+    t.diagnostic(`${url}: ${/finished in [^\n]*/.exec(stdout)?.[0] ?? stdout}`)
+    assert.match(stdout, /Application protocol: (h2|h2c)/, stdout)
+    assert.match(stdout, /requests: 800 total, 800 started, 800 done, 800 succeeded, 0 failed, 0 errored, 0 timeout/, stdout)
+    assert.match(stdout, /status codes: 800 2xx, 0 3xx, 0 4xx, 0 5xx/, stdout)
+  }
+})

@@ -31,6 +31,8 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
   #headWritten = false
   #ended = false
   #bodyPaused = false
+  /** The stream's writable side was ended with the last chunk (write). */
+  #bodyDone = false
 
   constructor (stream: ServerHttp2Stream, head: boolean, takesTrailers: boolean) {
     this.#stream = stream
@@ -114,7 +116,13 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
     if (!this.#headWritten) this.#respond(false)
     if (this.#head || this.#stream.destroyed) return true
     this.#written += chunk.length
-    // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer).
+    // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer). The last
+    // bytes of an answer with a length end the stream with them: one DATA frame with END_STREAM, not a second empty one.
+    if (this.#written === this.#length && !this.#trailersOpen) {
+      this.#bodyDone = true
+      this.#stream.end(Buffer.from(chunk))
+      return true
+    }
     return this.#stream.write(Buffer.from(chunk))
   }
 
@@ -133,7 +141,7 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
       if (t === null || t.length === 0) { this.#respond(true); return }
       this.#respond(false)
     }
-    if (!this.#stream.destroyed) this.#stream.end()
+    if (!this.#stream.destroyed && !this.#bodyDone) this.#stream.end()
   }
 
   abort (): void {

@@ -282,7 +282,9 @@ function h2Options (o: NodeListenerOptions): Record<string, unknown> {
     // Node 20 ignores these two (nghttp2 keeps its 1000 and 33/s); reset-budget.ts enforces them on every version.
     streamResetBurst: c.reset_burst,
     streamResetRate: c.reset_rate,
-    unknownProtocolTimeout: 10_000
+    unknownProtocolTimeout: 10_000,
+    // Frames go out when nghttp2 hands them over, not held for the peer's ACK (node:net's default keeps Nagle on).
+    noDelay: true
   }
 }
 
