@@ -45,6 +45,14 @@ export interface ForwardOptions<P = ServerPool> {
   readonly onUnreachable?: (ex: Exchange, target: Target) => void
 }
 
+/**
+ * A failed attempt may be sent to another server: nothing of a body can have reached this one, and the method is
+ * idempotent (RFC 9110 §9.2.2), with retries left. The same rule for every upstream protocol.
+ */
+export function mayRetry (ex: Exchange, retries: number): boolean {
+  return ex.body === null && IDEMPOTENT_METHODS.has(ex.forwardMethod) && ex.attempts <= retries
+}
+
 export function createForward (o: ForwardOptions): Stage {
   return {
     name: 'upstream',
@@ -180,7 +188,7 @@ class ProxyHandler implements ResponseHandler {
       this.#o.upstream.states.failure(this.#target, err.code ?? c.code)
       this.#o.upstream.meter?.failure(this.#target, c.code)
     }
-    if (!this.#started && !answered && c.retryable && this.#mayRetry()) {
+    if (!this.#started && !answered && c.retryable && mayRetry(this.#ex, this.#o.upstream.retries)) {
       const tried = ex.tried ?? (ex.tried = new Set())
       tried.add(this.#target)
       const next = this.#o.upstream.strategy.pick(ex, tried)
@@ -195,11 +203,6 @@ class ProxyHandler implements ResponseHandler {
     ex.fail(new UpstreamError(c.code, this.#target.url, c.retryable, err), this.#started && ex.bytesSent > 0)
   }
 
-  #mayRetry (): boolean {
-    const ex = this.#ex
-    // Never repeat a request whose body may have reached the server, nor a non-idempotent one (RFC 9110 §9.2.2).
-    return ex.body === null && IDEMPOTENT_METHODS.has(ex.forwardMethod) && ex.attempts <= this.#o.upstream.retries
-  }
 
   #finish (): void {
     if (this.#done) return

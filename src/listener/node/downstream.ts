@@ -3,10 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { normaliseAddress } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
-import type { BodyFeed } from '../body-timeout.ts'
 import type { ListenerState } from '../listener.ts'
-
-const NO_EXCHANGE = null as unknown as Exchange
+import { NodeSide } from './node-side.ts'
 
 /**
  * Fields HTTP/2 forbids (RFC 9113 §8.2.2): connection-specific ones, which node:http2 refuses to send. On HTTP/1.x
@@ -30,34 +28,23 @@ export function headerObject (flat: readonly (string | Uint8Array)[]): Record<st
   return out
 }
 
-export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
-  onDrain: (() => void) | null = null
+export class NodeDownstream extends NodeSide implements Downstream, PeerAddress {
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
-  readonly #head: boolean
   readonly #state: ListenerState
-  #ex: Exchange = NO_EXCHANGE
-  #status = 0
-  #headers: readonly (string | Uint8Array)[] = []
-  #trailers: readonly string[] | null = null
-  #length = -1
-  #written = 0
-  #headWritten = false
-  #ended = false
-  #bodyPaused = false
   /** The connection became a WebSocket: the relay reports the exchange's end from now on. */
   #upgraded = false
 
   constructor (req: IncomingMessage, res: ServerResponse, state: ListenerState) {
+    super(req, req.method === 'HEAD')
     this.#req = req
     this.#res = res
-    this.#head = req.method === 'HEAD'
     this.#state = state
   }
 
   /** Binds the exchange and reports its end: 'finish' once the answer is handed over, 'close' before that is an abort. */
   attach (ex: Exchange): void {
-    this.#ex = ex
+    this.ex = ex
     const res = this.#res
     res.on('drain', () => { this.onDrain?.() })
     res.on('finish', () => { ex.completed() })
@@ -74,50 +61,17 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
     return normaliseAddress(this.#req.socket?.remoteAddress ?? '')
   }
 
-  /** Nobody answered or aborted yet. Not the exchange's `finished`: node reports that a tick after `end`, and body bytes arriving between must not pause the client again. */
-  get wantsBody (): boolean {
-    return !this.#ended && !this.#ex.aborted && !this.#ex.finished
-  }
-
-  get bodyPaused (): boolean {
-    return this.#bodyPaused
-  }
-
-  pauseBody (): void {
-    if (this.#bodyPaused || this.#ended) return
-    this.#bodyPaused = true
-    this.#req.pause()
-  }
-
-  /** Reads the client again; also before an answer ends, so node can read (and drop) the rest of an unwanted body. */
-  resumeBody (): void {
-    if (!this.#bodyPaused) return
-    this.#bodyPaused = false
-    this.#req.resume()
-  }
-
-  start (status: number, headers: readonly (string | Uint8Array)[], length: number): void {
-    this.#status = status
-    this.#headers = headers
-    this.#length = length
-  }
-
-  /** Trailer fields to send after the body (flat `[name, value, …]`): node sends them after a chunked answer only. */
-  trailers (fields: readonly string[]): void {
-    this.#trailers = fields
-  }
-
   #writeHead (): void {
-    this.#headWritten = true
-    ;this.#res.writeHead(this.#status, this.#headObject())
+    this.headWritten = true
+    ;this.#res.writeHead(this.status, this.#headObject())
   }
 
   #headObject (): Record<string, string | string[]> {
-    const h = headerObject(this.#headers)
-    const s = this.#status
-    if (this.#length >= 0 && s !== 204 && s !== 304 && !(s >= 100 && s < 200)) h['content-length'] = String(this.#length)
+    const h = headerObject(this.fields)
+    const s = this.status
+    if (this.length >= 0 && s !== 204 && s !== 304 && !(s >= 100 && s < 200)) h['content-length'] = String(this.length)
     this.#closeHeader(h)
-    const r = this.#ex.route?.responseHeaders
+    const r = this.ex.route?.responseHeaders
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) h[r[i]!] = r[i + 1]!
     return h
   }
@@ -128,51 +82,50 @@ export class NodeDownstream implements Downstream, PeerAddress, BodyFeed {
   }
 
   write (chunk: Uint8Array): boolean {
-    if (this.#ex.aborted || this.#ended) return true
-    if (!this.#headWritten) this.#writeHead()
-    if (this.#head) return true
-    this.#written += chunk.length
+    if (this.ex.aborted || this.ended) return true
+    if (!this.headWritten) this.#writeHead()
+    if (this.head) return true
+    this.written += chunk.length
     // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer).
     return this.#res.write(Buffer.from(chunk))
   }
 
   end (): void {
-    if (this.#ex.aborted || this.#ended || this.#ex.finished) return
-    this.#ended = true
+    if (this.ex.aborted || this.ended || this.ex.finished) return
+    this.ended = true
     this.resumeBody()
-    const t = this.#trailers
-    const s = this.#status
-    if (!this.#head && this.#length > 0 && this.#written < this.#length && s !== 204 && s !== 304) {
+    const t = this.trailerFields
+    if (this.shortBody()) {
       // The backend sent fewer bytes than its Content-Length: the client sees a cut, never a short body that looks whole.
       this.abort()
       return
     }
-    if (!this.#headWritten) this.#writeHead()
+    if (!this.headWritten) this.#writeHead()
     if (t !== null && t.length > 0) this.#res.addTrailers(headerObject(t))
     this.#res.end()
   }
 
   abort (): void {
-    if (this.#ex.aborted || this.#ex.finished) return
-    this.#ended = true
+    if (this.ex.aborted || this.ex.finished) return
+    this.ended = true
     this.#res.destroy()
-    this.#ex.clientAborted()
+    this.ex.clientAborted()
   }
 
   reply (status: number, headers: readonly string[], body: string, close: boolean): void {
-    if (this.#ex.aborted || this.#ex.finished || this.#ended) return
-    this.#ended = true
+    if (this.ex.aborted || this.ex.finished || this.ended) return
+    this.ended = true
     this.resumeBody()
     const h = headerObject(headers)
     h['content-length'] = String(Buffer.byteLength(body))
     if (close) h.connection = 'close'
     else this.#closeHeader(h)
-    const r = this.#ex.route?.responseHeaders
+    const r = this.ex.route?.responseHeaders
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) h[r[i]!] = r[i + 1]!
-    this.#ex.bytesSent = body.length
+    this.ex.bytesSent = body.length
     const res = this.#res
     res.writeHead(status, h)
-    if (this.#head) res.end()
+    if (this.head) res.end()
     else res.end(body)
   }
 }

@@ -4,15 +4,11 @@
 import { constants, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
 import { normaliseAddress } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
-import type { BodyFeed } from '../body-timeout.ts'
 import { headerObject } from './downstream.ts'
+import { NodeSide } from './node-side.ts'
 
-const NO_EXCHANGE = null as unknown as Exchange
-
-export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
-  onDrain: (() => void) | null = null
+export class H2Downstream extends NodeSide implements Downstream, PeerAddress {
   readonly #stream: ServerHttp2Stream
-  readonly #head: boolean
   /** The client sent `TE: trailers` (gRPC clients do). */
   readonly #takesTrailers: boolean
   /**
@@ -22,30 +18,21 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
    * frame instead of an extra empty one.
    */
   #trailersOpen = false
-  #ex: Exchange = NO_EXCHANGE
-  #status = 0
-  #headers: readonly (string | Uint8Array)[] = []
-  #trailers: readonly string[] | null = null
-  #length = -1
-  #written = 0
-  #headWritten = false
-  #ended = false
-  #bodyPaused = false
   /** The stream's writable side was ended with the last chunk (write). */
   #bodyDone = false
 
   constructor (stream: ServerHttp2Stream, head: boolean, takesTrailers: boolean) {
+    super(stream, head)
     this.#stream = stream
-    this.#head = head
     this.#takesTrailers = takesTrailers
   }
 
   /** Binds the exchange: the stream's writable side finishing after our end completes it; a close before is an abort. */
   attach (ex: Exchange): void {
-    this.#ex = ex
+    this.ex = ex
     const stream = this.#stream
     stream.on('drain', () => { this.onDrain?.() })
-    stream.once('finish', () => { if (this.#ended) ex.completed() })
+    stream.once('finish', () => { if (this.ended) ex.completed() })
     stream.once('close', () => { if (!ex.finished) ex.clientAborted() })
   }
 
@@ -53,57 +40,26 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
     return normaliseAddress(this.#stream.session?.socket?.remoteAddress ?? '')
   }
 
-  get wantsBody (): boolean {
-    return !this.#ended && !this.#ex.aborted && !this.#ex.finished
-  }
-
-  get bodyPaused (): boolean {
-    return this.#bodyPaused
-  }
-
-  /** Stops reading the request body: node then withholds WINDOW_UPDATE, and the client's window runs out. */
-  pauseBody (): void {
-    if (this.#bodyPaused || this.#ended) return
-    this.#bodyPaused = true
-    this.#stream.pause()
-  }
-
-  resumeBody (): void {
-    if (!this.#bodyPaused) return
-    this.#bodyPaused = false
-    this.#stream.resume()
-  }
-
-  start (status: number, headers: readonly (string | Uint8Array)[], length: number): void {
-    this.#status = status
-    this.#headers = headers
-    this.#length = length
-  }
-
-  trailers (fields: readonly string[]): void {
-    this.#trailers = fields
-  }
-
   #fields (status: number, flat: readonly (string | Uint8Array)[], length: number): OutgoingHttpHeaders {
     const h: OutgoingHttpHeaders = headerObject(flat)
     h[':status'] = status
     if (length >= 0 && status !== 204 && status !== 304) h['content-length'] = length
-    const r = this.#ex.route?.responseHeaders
+    const r = this.ex.route?.responseHeaders
     if (r !== undefined) for (let i = 0; i < r.length; i += 2) h[r[i]!] = r[i + 1]!
     return h
   }
 
   /** Sends the head; `last`: nothing follows it (one HEADERS frame with END_STREAM: a trailers-only gRPC answer). */
   #respond (last: boolean): void {
-    this.#headWritten = true
+    this.headWritten = true
     const stream = this.#stream
     if (stream.destroyed) return
-    const h = this.#fields(this.#status, this.#headers, this.#length)
+    const h = this.#fields(this.status, this.fields, this.length)
     if (last) { stream.respond(h, { endStream: true }); return }
-    this.#trailersOpen = this.#takesTrailers || this.#length < 0
+    this.#trailersOpen = this.#takesTrailers || this.length < 0
     if (this.#trailersOpen) {
       stream.once('wantTrailers', () => {
-        const t = this.#trailers
+        const t = this.trailerFields
         // No trailers after all: node ends the stream with an empty DATA frame.
         stream.sendTrailers(t === null ? {} : headerObject(t))
       })
@@ -112,13 +68,13 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
   }
 
   write (chunk: Uint8Array): boolean {
-    if (this.#ex.aborted || this.#ended) return true
-    if (!this.#headWritten) this.#respond(false)
-    if (this.#head || this.#stream.destroyed) return true
-    this.#written += chunk.length
+    if (this.ex.aborted || this.ended) return true
+    if (!this.headWritten) this.#respond(false)
+    if (this.head || this.#stream.destroyed) return true
+    this.written += chunk.length
     // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer). The last
     // bytes of an answer with a length end the stream with them: one DATA frame with END_STREAM, not a second empty one.
-    if (this.#written === this.#length && !this.#trailersOpen) {
+    if (this.written === this.length && !this.#trailersOpen) {
       this.#bodyDone = true
       this.#stream.end(Buffer.from(chunk))
       return true
@@ -127,17 +83,16 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
   }
 
   end (): void {
-    if (this.#ex.aborted || this.#ended || this.#ex.finished) return
-    this.#ended = true
+    if (this.ex.aborted || this.ended || this.ex.finished) return
+    this.ended = true
     this.resumeBody()
-    const s = this.#status
-    if (!this.#head && this.#length > 0 && this.#written < this.#length && s !== 204 && s !== 304) {
+    if (this.shortBody()) {
       // The backend sent fewer bytes than its Content-Length: the client sees a reset stream, never a short body.
       this.abort()
       return
     }
-    const t = this.#trailers
-    if (!this.#headWritten) {
+    const t = this.trailerFields
+    if (!this.headWritten) {
       if (t === null || t.length === 0) { this.#respond(true); return }
       this.#respond(false)
     }
@@ -145,24 +100,24 @@ export class H2Downstream implements Downstream, PeerAddress, BodyFeed {
   }
 
   abort (): void {
-    if (this.#ex.aborted || this.#ex.finished) return
-    this.#ended = true
+    if (this.ex.aborted || this.ex.finished) return
+    this.ended = true
     // RST_STREAM: only this stream is cut, the connection's others go on.
     if (!this.#stream.destroyed) this.#stream.close(constants.NGHTTP2_INTERNAL_ERROR)
-    this.#ex.clientAborted()
+    this.ex.clientAborted()
   }
 
   reply (status: number, headers: readonly string[], body: string, _close: boolean): void {
-    if (this.#ex.aborted || this.#ex.finished || this.#ended) return
-    this.#ended = true
+    if (this.ex.aborted || this.ex.finished || this.ended) return
+    this.ended = true
     this.resumeBody()
-    this.#headWritten = true
-    this.#ex.bytesSent = body.length
+    this.headWritten = true
+    this.ex.bytesSent = body.length
     const stream = this.#stream
     if (stream.destroyed) return
     const h = this.#fields(status, headers, Buffer.byteLength(body))
     // No body (HEAD, or a gRPC error's trailers-only answer): one HEADERS frame that ends the stream.
-    if (body === '' || this.#head) { stream.respond(h, { endStream: true }); return }
+    if (body === '' || this.head) { stream.respond(h, { endStream: true }); return }
     stream.respond(h)
     stream.end(body)
   }

@@ -7,8 +7,8 @@ import { UpstreamError } from '../../errors/index.ts'
 import type { Target } from '../../balancer/index.ts'
 import { DONE, type Exchange, type Stage } from '../../pipeline/index.ts'
 import { buildRequestHeaders, HOP_BY_HOP } from '../hop-headers.ts'
-import type { ForwardOptions } from '../forward.ts'
-import { classifyUpstreamError, IDEMPOTENT_METHODS, UpstreamFailure, type Swept, type UpstreamClock } from '../client/index.ts'
+import { mayRetry, type ForwardOptions } from '../forward.ts'
+import { classifyUpstreamError, UpstreamFailure, type Swept, type UpstreamClock } from '../client/index.ts'
 import type { H2Server } from './session.ts'
 
 /** What the HTTP/2 stage needs beside forward.ts's options: the clock whose sweep runs response deadlines. */
@@ -237,7 +237,7 @@ class H2Attempt implements Swept {
       o.upstream.states.failure(this.#target, err.code)
       o.upstream.meter?.failure(this.#target, c.code)
     }
-    if (!this.#started && !answered && c.retryable && this.#mayRetry()) {
+    if (!this.#started && !answered && c.retryable && mayRetry(this.#ex, this.#o.upstream.retries)) {
       const tried = ex.tried ?? (ex.tried = new Set())
       tried.add(this.#target)
       const next = o.upstream.strategy.pick(ex, tried)
@@ -251,11 +251,6 @@ class H2Attempt implements Swept {
     ex.fail(new UpstreamError(c.code, this.#target.url, c.retryable, err), this.#started && ex.bytesSent > 0)
   }
 
-  #mayRetry (): boolean {
-    const ex = this.#ex
-    // Never repeat a request whose body may have reached the server, nor a non-idempotent one (RFC 9110 §9.2.2).
-    return ex.body === null && IDEMPOTENT_METHODS.has(ex.forwardMethod) && ex.attempts <= this.#o.upstream.retries
-  }
 
   #finish (): void {
     if (this.#done) return
