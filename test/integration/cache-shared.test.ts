@@ -218,8 +218,10 @@ test('Range from an entry another instance stored: 206 and 416 from the cache', 
 test('an entry refreshed on one instance replaces the stale copy in the other instance\'s memory: no second backend request', async (t) => {
   const redis = await startRedis(t)
   const backend = await countingBackend(t, (_path, v, _req, res) => {
-    // v1 goes stale at once but may be kept (and served stale) for 30 s more; v2 stays fresh for the rest of the test.
-    res.writeHead(200, { 'cache-control': v === 1 ? 'max-age=1, stale-while-revalidate=30' : 'max-age=60', 'content-type': 'text/plain' })
+    // v1 goes stale after 3 s but may be kept (and served stale) for 30 s more; v2 stays fresh for the rest of the
+    // test. 3 s, not 1: B must copy v1 while it is fresh, and on a busy CI machine the wait for the shared entry took
+    // more than a second (B got STALE).
+    res.writeHead(200, { 'cache-control': v === 1 ? 'max-age=3, stale-while-revalidate=30' : 'max-age=60', 'content-type': 'text/plain' })
     res.end(`page v${v}`)
   })
   const config = {
