@@ -25,6 +25,41 @@ export function normaliseAddress (raw: string): string {
     const lo = g[7]!
     return `${hi >>> 8}.${hi & 255}.${lo >>> 8}.${lo & 255}`
   }
+  return compressed(g) + zone
+}
+
+/** Dotted IPv4 text by the address as a 32-bit number; peers repeat, so each text is built once (bounded). */
+const dotted = new Map<number, string>()
+
+function ipv4 (a: number, b: number, c: number, d: number): string {
+  const key = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0
+  let text = dotted.get(key)
+  if (text === undefined) {
+    if (dotted.size >= 4096) dotted.clear()
+    text = `${a}.${b}.${c}.${d}`
+    dotted.set(key, text)
+  }
+  return text
+}
+
+/**
+ * The canonical text (as normaliseAddress gives) of an address in network byte order: 4 bytes IPv4, 16 bytes
+ * IPv6. uWS's binary getRemoteAddress costs a third less than its text form, and no text has to be parsed back
+ * (an IPv4 peer on a dual-stack socket arrives as IPv4-mapped IPv6). Any other length gives ''.
+ */
+export function addressFromBytes (bytes: ArrayBuffer): string {
+  const b = new Uint8Array(bytes)
+  if (b.length === 4) return ipv4(b[0]!, b[1]!, b[2]!, b[3]!)
+  if (b.length !== 16) return ''
+  if (b[10] === 0xff && b[11] === 0xff && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0 && b[4] === 0 &&
+    b[5] === 0 && b[6] === 0 && b[7] === 0 && b[8] === 0 && b[9] === 0) return ipv4(b[12]!, b[13]!, b[14]!, b[15]!)
+  const g = new Array<number>(8)
+  for (let i = 0; i < 8; i++) g[i] = (b[2 * i]! << 8) | b[2 * i + 1]!
+  return compressed(g)
+}
+
+/** RFC 5952 §4 text of eight 16-bit groups: lower-case hex, the longest run of two or more zero groups as `::`. */
+function compressed (g: number[]): string {
   // The longest run of two or more zero groups becomes `::`; on a tie, the first (RFC 5952 §4.2).
   let best = -1
   let bestLen = 1
@@ -36,7 +71,7 @@ export function normaliseAddress (raw: string): string {
     i = j
   }
   const hex = (from: number, to: number): string => g.slice(from, to).map((n) => n.toString(16)).join(':')
-  return (best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`) + zone
+  return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (a trailing dotted IPv4 counts as two). */

@@ -2,7 +2,7 @@
 // first body byte so that small answers leave in one corked write; bodies stream with tryEnd/onWritable (known
 // length) or write (chunked).
 import type { HttpResponse } from 'uWebSockets.js'
-import { normaliseAddress } from '../../net/index.ts'
+import { addressFromBytes, normaliseAddress } from '../../net/index.ts'
 import { statusLine } from '../../response/index.ts'
 import { sendByParts, type Downstream, type EncodedHead, type Exchange, type PeerAddress } from '../../pipeline/index.ts'
 import type { ListenerState } from '../listener.ts'
@@ -100,7 +100,7 @@ export class UwsDownstream implements Downstream, PeerAddress {
   remoteAddress (): string {
     if (this.#ex.aborted || this.#ex.finished) return ''
     const res = this.#res
-    const real = normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString())
+    const real = addressFromBytes(res.getRemoteAddress())
     if (this.#state.trusted.size === 0 || !this.#state.trusted.has(real)) return real
     const claimed = Buffer.from(res.getProxiedRemoteAddressAsText()).toString()
     return claimed === '' ? real : normaliseAddress(claimed)

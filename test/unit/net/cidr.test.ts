@@ -1,7 +1,8 @@
 // normaliseAddress (uWS's full IPv6 and IPv4-mapped forms), parseCidr, and CIDR sets over IPv4 and IPv6.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { normaliseAddress, parseCidr, createCidrSet } from '../../../src/net/cidr.ts'
+import { randomBytes } from 'node:crypto'
+import { addressFromBytes, normaliseAddress, parseCidr, createCidrSet } from '../../../src/net/cidr.ts'
 
 const addresses: Array<{ name: string, input: string, expected: string }> = [
   { name: 'IPv4 stays as it is', input: '203.0.113.7', expected: '203.0.113.7' },
@@ -30,6 +31,34 @@ for (const c of addresses) {
     assert.equal(normaliseAddress(c.input), c.expected)
   })
 }
+
+const fromBytes: Array<{ name: string, bytes: number[], expected: string }> = [
+  { name: 'IPv4', bytes: [203, 0, 113, 7], expected: '203.0.113.7' },
+  { name: 'IPv4, twice (the cached text)', bytes: [203, 0, 113, 7], expected: '203.0.113.7' },
+  { name: 'IPv4 with high bytes', bytes: [255, 254, 0, 1], expected: '255.254.0.1' },
+  { name: 'IPv4-mapped IPv6 (an IPv4 peer on a dual-stack socket)', bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 127, 0, 0, 1], expected: '127.0.0.1' },
+  { name: 'IPv6 loopback', bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], expected: '::1' },
+  { name: 'IPv6 global', bytes: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0x42, 0x83, 0x29], expected: '2001:db8::ff00:42:8329' },
+  { name: 'IPv4-translated is not IPv4-mapped', bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 2, 3, 4], expected: '::ffff:0:102:304' },
+  { name: 'no address (a closed socket)', bytes: [], expected: '' }
+]
+
+for (const c of fromBytes) {
+  test(`addressFromBytes: ${c.name}`, () => {
+    assert.equal(addressFromBytes(new Uint8Array(c.bytes).buffer), c.expected)
+  })
+}
+
+test('addressFromBytes gives what normaliseAddress gives for uWS\'s text of the same address', () => {
+  // uWS's text form: IPv4 dotted, IPv6 as eight 4-digit groups; 2,000 random addresses of each length.
+  const full = (b: Buffer): string => b.length === 4 ? [...b].join('.') : (b.toString('hex').match(/.{4}/g) ?? []).join(':')
+  for (let i = 0; i < 2000; i++) {
+    for (const b of [randomBytes(4), randomBytes(16), Buffer.concat([Buffer.alloc(10), Buffer.from([255, 255]), randomBytes(4)])]) {
+      const bytes = new Uint8Array(b).buffer
+      assert.equal(addressFromBytes(bytes), normaliseAddress(full(b)), full(b))
+    }
+  }
+})
 
 const cidrs: Array<{ name: string, input: string, expected: ReturnType<typeof parseCidr> }> = [
   { name: 'IPv4 CIDR', input: '10.0.0.0/8', expected: { address: '10.0.0.0', prefix: 8, family: 'ipv4' } },
