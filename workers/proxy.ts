@@ -1,7 +1,7 @@
 // Worker process: one uWS app, one undici pool per backend server, one logger. Wiring only.
 import cluster from 'node:cluster'
 import { performance } from 'node:perf_hooks'
-import { createUwsListener, createNodeListener, joinListeners, nodeHasReusePort, tlsNamesByPort, type Listener, type ListenerOptions } from '../src/listener/index.ts'
+import { DRAIN_ACCEPTED_MS, createUwsListener, createNodeListener, joinListeners, nodeHasReusePort, tlsNamesByPort, type Listener, type ListenerOptions } from '../src/listener/index.ts'
 import { loadEngine, type Engine } from '../src/engine/index.ts'
 import { createRequestIds, type Exchange } from '../src/pipeline/index.ts'
 import { buildRuntime } from '../src/assemble/index.ts'
@@ -203,7 +203,7 @@ async function start (config: Config, generation: number): Promise<void> {
   process.on('message', (m: unknown) => {
     if (!isToWorker(m) || m.type !== 'drain') return
     // Stop accepting, answer what is left with Connection: close, exit once idle (docs/uws.md §1).
-    listener.drain(m.timeoutMs).then((left) => {
+    listener.drain(m.timeoutMs, m.handover === true ? DRAIN_ACCEPTED_MS : 0).then((left) => {
       if (left > 0) log.warn({ inflight: left }, 'drain deadline reached; cutting in-flight requests')
       return Promise.allSettled([runtime.close(200), cache?.close(), state.close()])
     }).finally(() => {

@@ -173,7 +173,7 @@ export class Supervisor {
       this.#generation = generation
       this.#config = config
       this.#crashes = []
-      for (const t of old) this.#drain(t, config.shutdown.drain_timeout)
+      for (const t of old) this.#drain(t, config.shutdown.drain_timeout, true)
     }
     const p = this.#queue.then(run, run)
     this.#queue = p.catch(() => {})
@@ -260,13 +260,16 @@ export class Supervisor {
     this.#timers.add(t)
   }
 
-  /** Asks one worker to drain and resolves when it has exited; kills it after the timeout (+1 s). */
-  async #drain (t: Tracked, timeoutMs: number): Promise<void> {
+  /**
+   * Asks one worker to drain and resolves when it has exited; kills it after the timeout (+1 s). `handover`: a newer
+   * generation has taken over the listeners (a reload), not a stop.
+   */
+  async #drain (t: Tracked, timeoutMs: number, handover = false): Promise<void> {
     const w = t.worker
     t.state = 'draining'
     if (w.isDead()) return
     const exited = once(w, 'exit')
-    this.#send(w, { type: 'drain', timeoutMs })
+    this.#send(w, handover ? { type: 'drain', timeoutMs, handover } : { type: 'drain', timeoutMs })
     const kill = setTimeout(() => { w.process.kill('SIGKILL') }, timeoutMs + 1000)
     await exited
     clearTimeout(kill)

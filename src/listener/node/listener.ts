@@ -120,14 +120,14 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       for (const s of bound) NetServer.prototype.close.call(s)
       bound = []
     },
-    async drain (timeoutMs) {
+    async drain (timeoutMs, minMs = 0) {
       state.draining = true
       this.stopAccepting()
       // HTTP/1.x: every answer from now on says Connection: close, and node closes after it; a connection idle until
       // the worker exits is closed then (as on uWS).
       // HTTP/2: GOAWAY (NO_ERROR, the last stream taken), the open streams finish, then the session closes.
       for (const s of sessions) closeSession(s)
-      const left = await drainWhenIdle(() => count.inflight, timeoutMs)
+      const left = await drainWhenIdle(() => count.inflight, timeoutMs, minMs)
       if (open.size === 0) return left
       // WebSockets still open at the deadline: Going Away (RFC 6455 §7.4.1), and a moment for the close frames.
       for (const s of [...open]) s.end(1001, 'going away')

@@ -72,10 +72,10 @@ export function createUwsListener (o: UwsListenerOptions): Listener {
       for (const ls of sockets) uws.us_listen_socket_close(ls)
       sockets = []
     },
-    async drain (timeoutMs) {
+    async drain (timeoutMs, minMs = 0) {
       state.draining = true
       this.stopAccepting()
-      const left = await drainWhenIdle(() => count.inflight, timeoutMs)
+      const left = await drainWhenIdle(() => count.inflight, timeoutMs, minMs)
       if (open.size === 0) return left
       // WebSockets still open at the deadline: Going Away (RFC 6455 §7.4.1), and a moment for the close frames.
       for (const s of [...open]) s.end(1001, 'going away')
