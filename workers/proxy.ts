@@ -1,7 +1,7 @@
 // Worker process: one uWS app, one undici pool per backend server, one logger. Wiring only.
 import cluster from 'node:cluster'
 import { performance } from 'node:perf_hooks'
-import { DRAIN_ACCEPTED_MS, createUwsListener, createNodeListener, joinListeners, nodeHasReusePort, tlsNamesByPort, type Listener, type ListenerOptions } from '../src/listener/index.ts'
+import { DRAIN_ACCEPTED_MS, createUwsListener, createNodeListener, joinListeners, tlsNamesByPort, type Listener, type ListenerOptions } from '../src/listener/index.ts'
 import { loadEngine, type Engine } from '../src/engine/index.ts'
 import { createRequestIds, type Exchange } from '../src/pipeline/index.ts'
 import { buildRuntime } from '../src/assemble/index.ts'
@@ -10,7 +10,7 @@ import { createLogger, createFileLogger, createAccessLog, type Logger } from '..
 import { EXIT, isToWorker, workerCount, type FromWorker } from '../src/cluster/index.ts'
 import { createIpcState, createRedisState, redisTargetOf, createKeys, type SharedState } from '../src/state/index.ts'
 import { createCacheStore, type CacheStoreHandle } from '../src/cache/index.ts'
-import { listenerEngine, type Config } from '../src/config/index.ts'
+import { listenerEngine, nodeHasReusePort, type Config } from '../src/config/index.ts'
 import { createCidrSet } from '../src/net/index.ts'
 import { WorkerMetrics, meterState } from '../src/metrics/index.ts'
 

@@ -2,7 +2,7 @@
 // generation runs (the file plus runtime membership), its health checks and drained servers, reloads, and the
 // membership it keeps in step with every other host through shared state. One change at a time, in order.
 import type { Logger } from 'pino'
-import { ConfigError, type Config } from '../config/index.ts'
+import { ConfigError, engineMoves, type Config } from '../config/index.ts'
 import { EmbeddedStore, createRedisState, createKeys, redisTargetOf, type SharedState } from '../state/index.ts'
 import { createActiveHealth, type ActiveHealth } from '../health/index.ts'
 import { createCacheStore, type CacheStoreHandle, type PurgeSelector } from '../cache/store/index.ts'
@@ -153,6 +153,14 @@ export class Controller {
         this.#log.error({ why, problems: err.problems }, 'reload refused: invalid configuration; the running config keeps serving')
         this.metrics.inc('reloads', ['failed'])
         return { ok: false, status: 422, error: 'SWY_CONFIG_INVALID', message: err.message, problems: err.problems }
+      }
+      // Valid, but not as a reload here: refused up front with its key path rather than failing to bind.
+      const moves = engineMoves(this.#file.listen, next.listen)
+      if (moves.length > 0) {
+        const err = new ConfigError(moves)
+        this.#log.error({ why, problems: moves }, 'reload refused: a port cannot change engines by a reload on this Node; the running config keeps serving')
+        this.metrics.inc('reloads', ['failed'])
+        return { ok: false, status: 422, error: 'SWY_CONFIG_INVALID', message: err.message, problems: moves }
       }
       const stateChanged = JSON.stringify(next.state) !== JSON.stringify(this.#file.state)
       const outcome = await this.#swap(overlay(next, this.#snapshot), why)

@@ -2,5 +2,5 @@
 // src/engine/ (the primary and the CLI use it without loading the data path).
 export { DRAIN_ACCEPTED_MS, DRAIN_IDLE_MS, joinListeners, type Listener, type ListenerOptions, type ListenAddress, type ListenerState } from './listener.ts'
 export { createUwsListener, type UwsListenerOptions } from './uws/listener.ts'
-export { createNodeListener, nodeHasReusePort, type NodeListenerOptions } from './node/listener.ts'
+export { createNodeListener, type NodeListenerOptions } from './node/listener.ts'
 export { certificateNames, tlsNamesByPort } from './tls-names.ts'

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startBackend, startProxy, request, runCli, waitFor, freePort, echo, type ProxyHandle } from '../helpers/index.ts'
 import type { ReloadBenchResult } from '../../bench/reload/run.ts'
+import { nodeHasReusePort } from '../../src/config/index.ts'
 
 const RELOAD_BENCH = fileURLToPath(new URL('../../bench/reload/run.js', import.meta.url))
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -119,6 +120,41 @@ test('an invalid config is refused with its key path: reload exits 1 and the run
   assert.equal((await status(proxy)).generation, 1)
   assert.deepEqual(proxy.workerPids(), pids, 'the workers were not touched')
   assert.equal(JSON.parse((await request(`${proxy.url}/`)).body).name, 'a')
+})
+
+test('a reload that moves a port to the other engine: done where Node has reusePort (22.12+), else refused with its key path', async (t) => {
+  // Before reusePort the node engine's port is one socket the primary binds, which cannot sit beside uWS's: the new
+  // generation failed to bind (EADDRINUSE, exit 3). Now it is refused as a config that cannot be reloaded into.
+  const a = await startBackend(t, echo('a'))
+  const port = await freePort()
+  const on = (engine: string): Record<string, unknown> => upstreamConfig(a.url, { listen: [{ host: '127.0.0.1', port, engine }] })
+  const proxy = await startProxy(t, on('uws'))
+  proxy.rewrite(on('node'))
+  const r = await runCli(['reload', '-c', proxy.file])
+  if (!nodeHasReusePort()) {
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /listen\[0\]\.engine: 127\.0\.0\.1:\d+ is served by the uws engine; on Node [\d.]+ a reload cannot hand it to the node engine/)
+    assert.equal((await status(proxy)).generation, 1)
+    assert.equal(JSON.parse((await request(`http://127.0.0.1:${port}/`)).body).name, 'a')
+    return
+  }
+  assert.equal(r.code, 0, r.stderr)
+  // The node engine answers HTTP/1.0; uWS 20.57 answers it 505. Old workers may take a connection for a moment more.
+  const http10 = async (): Promise<string> => {
+    const socket = connect(port, '127.0.0.1')
+    let raw = ''
+    socket.on('data', (d: Buffer) => { raw += d.toString('latin1') })
+    socket.write('GET / HTTP/1.0\r\nHost: moved.test\r\n\r\n')
+    await Promise.race([once(socket, 'close'), sleep(3000)])
+    socket.destroy()
+    return raw
+  }
+  await waitFor(async () => /^HTTP\/1\.[01] 200 /.test(await http10()), 'HTTP/1.0 answered by the node engine')
+  proxy.rewrite(on('uws'))
+  const back = await runCli(['reload', '-c', proxy.file])
+  assert.equal(back.code, 0, back.stderr)
+  assert.equal((await status(proxy)).generation, 3)
+  assert.equal(JSON.parse((await request(`http://127.0.0.1:${port}/`)).body).name, 'a')
 })
 
 test('a new generation that cannot start (its port is taken) is refused: reload exits 3, the old one keeps serving', async (t) => {

@@ -44,12 +44,6 @@ const CLOSE_GRACE_MS = 500
 /** The client preface of HTTP/2 with prior knowledge (RFC 9113 §3.4). */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')
 
-/** Node 22.12+ and 23.1+ take `reusePort` in listen(). */
-export function nodeHasReusePort (version = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number)
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
-}
-
 export function createNodeListener (o: NodeListenerOptions): Listener {
   const state: ListenerState = { draining: false, trusted: o.trusted }
   const count = { inflight: 0 }
