@@ -189,6 +189,20 @@ export async function runToEnd (name: string, cmd: string, args: readonly string
   }
 }
 
+/**
+ * What a result was measured with: Node's version and, per `[name, cmd, args]`, the first line the program prints for
+ * its version, or 'not found' when it does not run.
+ */
+export async function versions (probes: ReadonlyArray<readonly [string, string, readonly string[]]>): Promise<Record<string, string>> {
+  const probe = async ([name, cmd, args]: readonly [string, string, readonly string[]]): Promise<[string, string]> => {
+    try {
+      const r = await runToEnd(name, cmd, args, 5000)
+      return [name, (r.stdout + r.stderr).split('\n')[0]?.trim() ?? '']
+    } catch { return [name, 'not found'] }
+  }
+  return Object.fromEntries([['node', process.version], ...await Promise.all(probes.map(probe))])
+}
+
 /** CPU time (user and kernel, in seconds) used so far by every process in the group `pgid` (a child and its forks). */
 export function groupCpu (pgid: number): { user: number, sys: number } {
   const hz = 100 // USER_HZ: clock ticks per second in /proc/*/stat on Linux

@@ -14,9 +14,10 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { freePort, groupCpu, installCleanup, pinned, runToEnd, spawnChild, stopAll, stopChild, type Child } from './children.ts'
+import { freePort, installCleanup, pinned, runToEnd, spawnChild, stopAll, stopChild, versions, type Child } from './children.ts'
 import { positiveInt } from './options.ts'
 import { markdown, summarise, type Baseline, type Row } from './report.ts'
+import { runRounds } from './rounds.ts'
 import { nginxConf, onPath, PROXY_LOCATION, startFastBackend, type RunningTarget, type TargetEnv, type TargetSpec } from './targets.ts'
 import { SCENARIOS, type Measurement, type Scenario } from './tools.ts'
 
@@ -288,18 +289,6 @@ async function runH2load (url: string, sc: Scenario, o: LoadOptions, atMain: () 
   }
 }
 
-async function versions (): Promise<Record<string, string>> {
-  const probe = async (name: string, cmd: string, args: string[]): Promise<[string, string]> => {
-    try {
-      const r = await runToEnd(name, cmd, args, 5000)
-      return [name, (r.stdout + r.stderr).split('\n')[0]?.trim() ?? '']
-    } catch { return [name, 'not found'] }
-  }
-  return Object.fromEntries([['node', process.version], ...await Promise.all([
-    probe('nginx', 'nginx', ['-v']), probe('h2load', 'h2load', ['--version']), probe('openssl', 'openssl', ['version'])
-  ])])
-}
-
 async function main (): Promise<void> {
   const opts = parseOptions()
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
@@ -325,48 +314,22 @@ async function main (): Promise<void> {
 
   const env: TargetEnv = { root, tmpDir, logDir: tmpDir, backendPort: backend.port, cpu: opts.pin ? PROXY_CPU : undefined }
   const load: LoadOptions = { durationS: opts.durationS, warmupS: opts.warmupS, clients: opts.clients, streams: opts.streams, threads: opts.threads, cpu: opts.pin ? LOAD_CPU : undefined, tmpDir }
-  const rows: Row[] = []
+  let rows: Row[]
   try {
-    for (let round = 1; round <= opts.rounds; round++) {
-      for (const t of targets) {
-        const base = { round, target: t.id, label: t.label }
-        const skip = t.unavailable(env)
-        if (skip !== undefined) {
-          if (round === 1) console.error(`[${t.id}] skipped: ${skip}`)
-          for (const sc of scenarios) rows.push({ ...base, scenario: sc.id, status: 'skipped', reason: skip })
-          continue
-        }
-        let running
-        try {
-          running = await t.start(env)
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err)
-          console.error(`[${t.id}] failed to start: ${reason}`)
-          for (const sc of scenarios) rows.push({ ...base, scenario: sc.id, status: 'error', reason: `start failed: ${reason}` })
-          continue
-        }
-        try {
-          for (const sc of scenarios) {
-            try {
-              const pgid = running.pgid!
-              let before = groupCpu(pgid)
-              const { tls, ...m } = await runH2load(running.url, sc, load, () => { before = groupCpu(pgid) })
-              const after = groupCpu(pgid)
-              const cpu = m.requests === 0 ? undefined : { userUs: (after.user - before.user) * 1e6 / m.requests, sysUs: (after.sys - before.sys) * 1e6 / m.requests }
-              const cpuText = cpu === undefined ? '' : `, CPU ${cpu.userUs.toFixed(1)}+${cpu.sysUs.toFixed(1)} µs/req`
-              console.error(`[round ${round}] [${t.id}] ${sc.title}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms${cpuText}, errors ${m.errors}, non-2xx ${m.non2xx}, ${tls}`)
-              rows.push({ ...base, scenario: sc.id, status: 'ok', measurement: m, ...(cpu === undefined ? {} : { cpu }) })
-            } catch (err) {
-              const reason = err instanceof Error ? err.message : String(err)
-              console.error(`[round ${round}] [${t.id}] ${sc.title} failed: ${reason}`)
-              rows.push({ ...base, scenario: sc.id, status: 'error', reason })
-            }
-          }
-        } finally {
-          await running.stop()
-        }
+    rows = await runRounds({
+      rounds: opts.rounds,
+      targets,
+      scenarios,
+      env,
+      // Percentiles from h2load's log are µs over 1000: two decimals, not a float's tail.
+      ms: (n) => n.toFixed(2),
+      async measure (running, sc, counted) {
+        // From the start, in case the warm-up's timer has not fired by the end.
+        counted()
+        const { tls, ...measurement } = await runH2load(running.url, sc, load, counted)
+        return { measurement, note: tls }
       }
-    }
+    })
   } finally {
     await backend.stop()
   }
@@ -376,7 +339,7 @@ async function main (): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', kernel: release(), platform: process.platform },
-    versions: await versions(),
+    versions: await versions([['nginx', 'nginx', ['-v']], ['h2load', 'h2load', ['--version']], ['openssl', 'openssl', ['version']]]),
     options: { tool: 'h2load', durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, clients: opts.clients, streams: opts.streams, threads: opts.threads, pin: opts.pin, backend: backend.kind },
     notes,
     rows,

@@ -11,8 +11,9 @@ import { cpus, release, tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { groupCpu, installCleanup, runToEnd, stopAll } from './children.ts'
+import { installCleanup, stopAll, versions } from './children.ts'
 import { markdown, summarise, type Row } from './report.ts'
+import { runRounds } from './rounds.ts'
 import { direct, haproxy, nginx, startBackendChild, startFastBackend, switchyard, type TargetEnv, type TargetSpec } from './targets.ts'
 import { runLoad, SCENARIOS, type LoadOptions, type ToolName } from './tools.ts'
 import { positiveInt } from './options.ts'
@@ -83,18 +84,6 @@ function parseOptions () {
   }
 }
 
-async function versions (): Promise<Record<string, string>> {
-  const probe = async (name: string, cmd: string, args: string[]): Promise<[string, string]> => {
-    try {
-      const r = await runToEnd(name, cmd, args, 5000)
-      return [name, (r.stdout + r.stderr).split('\n')[0]?.trim() ?? '']
-    } catch { return [name, 'not found'] }
-  }
-  return Object.fromEntries([['node', process.version], ...await Promise.all([
-    probe('nginx', 'nginx', ['-v']), probe('haproxy', 'haproxy', ['-v']), probe('wrk', 'wrk', ['-v'])
-  ])])
-}
-
 function pinSelf (cpu: number): void {
   // -a: every thread of this process (autocannon runs on the main thread, libuv's pool stays with it).
   execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' })
@@ -134,51 +123,20 @@ async function main (): Promise<void> {
     cpu: opts.pin ? LOAD_CPU : undefined,
     tmpDir
   }
-  const rows: Row[] = []
+  let rows: Row[]
   try {
-    for (let round = 1; round <= opts.rounds; round++) {
-      for (const t of opts.targets) {
-        const base = { round, target: t.id, label: t.label }
-        const skip = t.unavailable(env) ??
-          (opts.pin && t.id === 'switchyard-auto' ? '--pin measures one proxy on one CPU' : undefined)
-        if (skip !== undefined) {
-          if (round === 1) console.error(`[${t.id}] skipped: ${skip}`)
-          for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'skipped', reason: skip })
-          continue
-        }
-        let running
-        try {
-          running = await t.start(env)
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err)
-          console.error(`[${t.id}] failed to start: ${reason}`)
-          for (const sc of opts.scenarios) rows.push({ ...base, scenario: sc.id, status: 'error', reason: `start failed: ${reason}` })
-          continue
-        }
-        try {
-          for (const sc of opts.scenarios) {
-            try {
-              if (opts.warmupS > 0) await runLoad(opts.tool, running.url, sc, { ...load, durationS: opts.warmupS })
-              const before = running.pgid === undefined ? undefined : groupCpu(running.pgid)
-              const m = await runLoad(opts.tool, running.url, sc, load)
-              const after = running.pgid === undefined ? undefined : groupCpu(running.pgid)
-              const cpu = before === undefined || after === undefined || m.requests === 0
-                ? undefined
-                : { userUs: (after.user - before.user) * 1e6 / m.requests, sysUs: (after.sys - before.sys) * 1e6 / m.requests }
-              const cpuText = cpu === undefined ? '' : `, CPU ${cpu.userUs.toFixed(1)}+${cpu.sysUs.toFixed(1)} µs/req`
-              console.error(`[round ${round}] [${t.id}] ${sc.title}: ${Math.round(m.rps)} req/s, p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms${cpuText}, errors ${m.errors}, non-2xx ${m.non2xx}`)
-              rows.push({ ...base, scenario: sc.id, status: 'ok', measurement: m, ...(cpu === undefined ? {} : { cpu }) })
-            } catch (err) {
-              const reason = err instanceof Error ? err.message : String(err)
-              console.error(`[round ${round}] [${t.id}] ${sc.title} failed: ${reason}`)
-              rows.push({ ...base, scenario: sc.id, status: 'error', reason })
-            }
-          }
-        } finally {
-          await running.stop()
-        }
+    rows = await runRounds({
+      rounds: opts.rounds,
+      targets: opts.targets,
+      scenarios: opts.scenarios,
+      env,
+      skip: (t) => opts.pin && t.id === 'switchyard-auto' ? '--pin measures one proxy on one CPU' : undefined,
+      async measure (running, sc, counted) {
+        if (opts.warmupS > 0) await runLoad(opts.tool, running.url, sc, { ...load, durationS: opts.warmupS })
+        counted()
+        return { measurement: await runLoad(opts.tool, running.url, sc, load) }
       }
-    }
+    })
   } finally {
     await backend.stop()
   }
@@ -188,7 +146,7 @@ async function main (): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', kernel: release(), platform: process.platform },
-    versions: await versions(),
+    versions: await versions([['nginx', 'nginx', ['-v']], ['haproxy', 'haproxy', ['-v']], ['wrk', 'wrk', ['-v']]]),
     options: { tool: opts.tool, durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, connections: opts.connections, threads: opts.threads, pin: opts.pin, backend: backend.kind },
     notes,
     rows,
