@@ -136,7 +136,10 @@ const cases: Case[] = [
   { name: 'control character 0x01 in a header value', steps: (p) => [get(p, 'X-A: a\x01b\r\n')], client: byListener({ '20.30': dropped, '20.57': engineAnswers(400), node: refused }), backend: [] },
   { name: 'bare LF line endings', steps: (p) => [`GET ${p} HTTP/1.1\nHost: app.test\n\n`], client: byListener({ '20.30': dropped, '20.57': engineAnswers(505), node: refused }), backend: [] },
   { name: 'obs-fold continuation line', steps: (p) => [get(p, 'X-A: a\r\n b\r\n')], client: byListener({ '20.30': dropped, '20.57': engineAnswers(400), node: refused }), backend: [] },
-  { name: 'empty header name, then Content-Length and a request as body', steps: (p) => [post(p, `: x\r\nContent-Length: ${smuggled(p).length}\r\n`, smuggled(p))], client: refusedOrDropped, backend: [] },
+  // On uWS the POST is bodiless (the Content-Length is hidden, as in the KNOWN LIMIT case below) and the body reads
+  // as a request behind it, so uWS drops the connection. The bodiless POST may reach the backend first (a pooled
+  // backend connection takes it at once; seen in 1 of 4 runs); the smuggled request never does.
+  { name: 'empty header name, then Content-Length and a request as body', steps: (p) => [post(p, `: x\r\nContent-Length: ${smuggled(p).length}\r\n`, smuggled(p))], client: refusedOrDropped, backend: [], maybe: byListener({ '20.30': [''], '20.57': [''], node: [] }) },
   // uWS shows no trace of an empty-name line: it and every header after it are simply not there (docs/uws.md §3).
   { name: 'empty header name alone', steps: (p) => [get(p, ': x\r\nX-After: 1\r\n')], client: byListener({ '20.30': answered(200), '20.57': answered(200), node: refused }), backend: byListener({ '20.30': [{ method: 'GET', path: '' }], '20.57': [{ method: 'GET', path: '' }], node: [] }) },
   // KNOWN LIMIT, not fixable above uWS: the hidden Content-Length leaves a bodiless POST, and a body that arrives

@@ -1,11 +1,17 @@
 // The client side of one HTTP/2 exchange on the node engine, written with node:http2's stream API (respond, write,
 // end, sendTrailers) rather than its compatibility layer: a bare node:http2 server answers 100 B at 20,300 req/s that
 // way and 14,900 through the compatibility objects (h2load -c 16 -m 10, one core; README "Engines and HTTP/2").
-import { constants, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
+import { constants, type Http2Session, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
 import { normaliseAddress } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
 import { headerObject } from './downstream.ts'
 import { NodeSide } from './node-side.ts'
+
+/**
+ * Each session's peer address, read once: `session.socket` is a Proxy and the address then needs normalising, which
+ * is work per stream on a connection that carries hundreds.
+ */
+const peers = new WeakMap<Http2Session, string>()
 
 export class H2Downstream extends NodeSide implements Downstream, PeerAddress {
   readonly #stream: ServerHttp2Stream
@@ -20,6 +26,8 @@ export class H2Downstream extends NodeSide implements Downstream, PeerAddress {
   #trailersOpen = false
   /** The stream's writable side was ended with the last chunk (write). */
   #bodyDone = false
+  /** A 'drain' listener waits: added when a write is refused, not on every stream (most answers fit the window). */
+  #drainArmed = false
 
   constructor (stream: ServerHttp2Stream, head: boolean, takesTrailers: boolean) {
     super(stream, head)
@@ -31,13 +39,19 @@ export class H2Downstream extends NodeSide implements Downstream, PeerAddress {
   attach (ex: Exchange): void {
     this.ex = ex
     const stream = this.#stream
-    stream.on('drain', () => { this.onDrain?.() })
     stream.once('finish', () => { if (this.ended) ex.completed() })
     stream.once('close', () => { if (!ex.finished) ex.clientAborted() })
   }
 
   remoteAddress (): string {
-    return normaliseAddress(this.#stream.session?.socket?.remoteAddress ?? '')
+    const session = this.#stream.session
+    if (session === undefined) return ''
+    let peer = peers.get(session)
+    if (peer === undefined) {
+      peer = normaliseAddress(session.socket?.remoteAddress ?? '')
+      if (peer !== '') peers.set(session, peer) // '' once the socket is gone: nothing to keep
+    }
+    return peer
   }
 
   #fields (status: number, flat: readonly (string | Uint8Array)[], length: number): OutgoingHttpHeaders {
@@ -79,7 +93,15 @@ export class H2Downstream extends NodeSide implements Downstream, PeerAddress {
       this.#stream.end(Buffer.from(chunk))
       return true
     }
-    return this.#stream.write(Buffer.from(chunk))
+    if (this.#stream.write(Buffer.from(chunk))) return true
+    if (!this.#drainArmed) {
+      this.#drainArmed = true
+      this.#stream.once('drain', () => {
+        this.#drainArmed = false
+        this.onDrain?.()
+      })
+    }
+    return false
   }
 
   end (): void {

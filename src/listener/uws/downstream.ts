@@ -229,13 +229,13 @@ export class UwsDownstream implements Downstream, PeerAddress {
   /**
    * A whole answer with a head encoded ahead (a cache hit): the status line and stored fields in one `writeStatus`,
    * `extra` folded into one `writeHeader`, the body in one `end`. Five calls into uWS where start + write + end make
-   * two corks, a write offset and a call per field. HEAD, draining, 204/304 and bodies over SEND_WHOLE_MAX take
-   * that general path, which knows their rules.
+   * two corks, a write offset and a call per field. HEAD, 204/304 and bodies over SEND_WHOLE_MAX take that general
+   * path, which knows their rules.
    */
   send (head: EncodedHead, extra: readonly string[], body: Uint8Array): void {
     if (this.#ex.aborted || this.#ex.finished || this.#ended) return
     const s = head.status
-    if (this.#head || this.#closing() || s === 204 || s === 304 || body.length > SEND_WHOLE_MAX || extra.length < 2) {
+    if (this.#head || s === 204 || s === 304 || body.length > SEND_WHOLE_MAX || extra.length < 2) {
       sendByParts(this, head, extra, body)
       return
     }
@@ -249,7 +249,14 @@ export class UwsDownstream implements Downstream, PeerAddress {
       for (let i = 2; i < extra.length; i += 2) v += `\r\n${extra[i]!}: ${extra[i + 1]!}`
       res.writeHeader(extra[0]!, v)
       this.#routeHeaders()
-      res.end(body)
+      // Closing (the client asked, or the worker drains): uWS closes after this end and says so in the head, as in
+      // reply. The general path's tryEnd cannot close: a draining worker's connection stayed open until it exited.
+      let close = this.#closing()
+      if (close && this.#uwsCloses) {
+        res.writeHeader('connection', 'close')
+        close = false
+      }
+      res.end(body, close)
       this.#complete()
     })
   }
