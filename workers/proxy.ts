@@ -203,7 +203,7 @@ async function start (config: Config, generation: number): Promise<void> {
   process.on('message', (m: unknown) => {
     if (!isToWorker(m) || m.type !== 'drain') return
     // Stop accepting, answer what is left with Connection: close, exit once idle (docs/uws.md §1).
-    listener.drain(m.timeoutMs, m.handover === true ? DRAIN_ACCEPTED_MS : 0).then((left) => {
+    listener.drain(m.timeoutMs, m.handover ? DRAIN_ACCEPTED_MS : 0).then((left) => {
       if (left > 0) log.warn({ inflight: left }, 'drain deadline reached; cutting in-flight requests')
       return Promise.allSettled([runtime.close(200), cache?.close(), state.close()])
     }).finally(() => {

@@ -10,7 +10,7 @@ export type ToWorker =
    * generation serves the listeners now (a reload), so the worker stays long enough for requests on connections it
    * accepted just before closing (DRAIN_ACCEPTED_MS).
    */
-  | { readonly type: 'drain', readonly timeoutMs: number, readonly handover?: boolean }
+  | { readonly type: 'drain', readonly timeoutMs: number, readonly handover: boolean }
   /** Health of every server of `upstream`, in `servers` order (active checks, fail-open applied). */
   | { readonly type: 'health', readonly upstream: string, readonly healthy: readonly boolean[] }
   /** Asks for per-server counters; the worker answers with a `stats` message carrying the same id. */

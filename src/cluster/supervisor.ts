@@ -269,7 +269,7 @@ export class Supervisor {
     t.state = 'draining'
     if (w.isDead()) return
     const exited = once(w, 'exit')
-    this.#send(w, handover ? { type: 'drain', timeoutMs, handover } : { type: 'drain', timeoutMs })
+    this.#send(w, { type: 'drain', timeoutMs, handover })
     const kill = setTimeout(() => { w.process.kill('SIGKILL') }, timeoutMs + 1000)
     await exited
     clearTimeout(kill)

@@ -53,8 +53,8 @@ export interface Listener {
   stopAccepting (): void
   /**
    * Stops accepting and answers what is left with `Connection: close`; resolves once no request was in flight for
-   * DRAIN_IDLE_MS and DRAIN_ACCEPTED_MS have passed, or at the deadline, with the requests still in flight then (they
-   * are cut when the worker exits). Not before `minMs` (DRAIN_ACCEPTED_MS on a reload), unless the deadline comes first.
+   * DRAIN_IDLE_MS and `minMs` have passed since it began (DRAIN_ACCEPTED_MS on a reload, 0 on a stop), or at the
+   * deadline, with the requests still in flight then (they are cut when the worker exits).
    */
   drain (timeoutMs: number, minMs?: number): Promise<number>
 }

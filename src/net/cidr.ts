@@ -15,7 +15,7 @@ export function normaliseAddress (raw: string): string {
   if (raw.length === 39 && raw.startsWith(MAPPED_FULL)) {
     const hi = parseInt(raw.slice(30, 34), 16)
     const lo = parseInt(raw.slice(35), 16)
-    return `${hi >>> 8}.${hi & 255}.${lo >>> 8}.${lo & 255}`
+    return ipv4(hi >>> 8, hi & 255, lo >>> 8, lo & 255)
   }
   const pct = raw.indexOf('%')
   const zone = pct < 0 ? '' : raw.slice(pct)
@@ -23,7 +23,7 @@ export function normaliseAddress (raw: string): string {
   if (zone === '' && g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     const hi = g[6]!
     const lo = g[7]!
-    return `${hi >>> 8}.${hi & 255}.${lo >>> 8}.${lo & 255}`
+    return ipv4(hi >>> 8, hi & 255, lo >>> 8, lo & 255)
   }
   return compressed(g) + zone
 }
