@@ -89,10 +89,13 @@ export function checkCertPair (pair: CertPair, at: string, now: number, hosts: r
       key = createPrivateKey(pair.passphrase === undefined ? { key: keyPem } : { key: keyPem, passphrase: pair.passphrase })
     } catch (err) {
       const code = (err as { code?: string }).code
+      // A wrong passphrase usually fails the cipher's padding check ("bad decrypt"), but about 1 in 256 times the
+      // garbage pads correctly and the decoder fails instead ("DECODER routines::unsupported"): for an encrypted
+      // key with a passphrase given, any failure is the passphrase (or a damaged file), said with OpenSSL's words.
       const reason = code === 'ERR_MISSING_PASSPHRASE'
         ? `${pair.key} is encrypted: set passphrase`
-        : pair.passphrase !== undefined && /bad decrypt|decrypt/i.test((err as Error).message)
-          ? `${pair.key} does not decrypt with the passphrase given`
+        : pair.passphrase !== undefined && /ENCRYPTED/.test(keyPem)
+          ? `${pair.key} does not decrypt with the passphrase given (${(err as Error).message})`
           : `${pair.key} is not a usable private key (${(err as Error).message})`
       out.problems.push({ path: `${at}.key`, reason })
     }

@@ -2,7 +2,8 @@
 // never handed on to uWS; what loads but deserves attention (expired, names not covered, verify: false) is a warning.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createPrivateKey } from 'node:crypto'
 import { join } from 'node:path'
 import { loadConfig, loadConfigFile, ConfigError, type ConfigProblem } from '../../../src/config/index.ts'
 import { createPki } from '../../helpers/certs.ts'
@@ -86,6 +87,26 @@ test('an encrypted key with its passphrase loads', (t) => {
   const pki = createPki(t)
   const locked = pki.issue('locked.test', { passphrase: 'open sesame' })
   loadConfig(base([{ port: 8443, tls: { cert: locked.cert, key: locked.key, passphrase: 'open sesame' } }]))
+})
+
+test('a wrong passphrase is named as such even when the garbage it decrypts to pads correctly', (t) => {
+  // About 1 in 256 wrong passphrases pass AES-CBC's padding check, and OpenSSL then fails in the decoder
+  // ("unsupported") rather than with "bad decrypt"; the reason must not depend on which. Find such a passphrase.
+  const pki = createPki(t)
+  const locked = pki.issue('locked.test', { passphrase: 'open sesame' })
+  const pem = readFileSync(locked.key, 'utf8')
+  let passphrase: string | undefined
+  for (let i = 0; i < 5000 && passphrase === undefined; i++) {
+    try {
+      createPrivateKey({ key: pem, passphrase: `nope${i}` })
+    } catch (err) {
+      if (!/bad decrypt/.test((err as Error).message)) passphrase = `nope${i}`
+    }
+  }
+  assert.ok(passphrase !== undefined, 'no wrong passphrase got past the padding check in 5000 tries')
+  const err = refused(base([{ port: 8443, tls: { cert: locked.cert, key: locked.key, passphrase } }]))
+  assert.equal(err.path, 'listen[0].tls.key')
+  assert.match(err.reason, /does not decrypt with the passphrase given/)
 })
 
 test('warnings: an expired certificate, SNI hosts the certificate does not cover, verify: false', (t) => {
