@@ -1,8 +1,9 @@
-// Where request body chunks live between the client's socket and the backend's. The engine lends each chunk only for
+// Where request body chunks live between the client's socket and the backend's (and, on the node engine, response
+// chunks between the backend's socket and the client's). The engine lends each chunk only for
 // its callback (uWS detaches it), so every one is copied; a fresh allocation per chunk made a 200 MiB upload leave
 // ~70 MB of garbage behind on Node 24 before V8 collected it (external memory is only counted towards a GC after
 // 64 MiB). Large chunks are copied into buffers that come back here once the upstream socket has written them, so a
-// long upload reuses the same few buffers (test/unit/pipeline/body-buffers.test.ts; test/integration/streaming.test.ts).
+// long upload reuses the same few buffers (test/unit/net/body-buffers.test.ts; test/integration/streaming.test.ts).
 
 /** Chunks smaller than this are copied as they are: small bodies would not repay a pooled buffer, and hold less. */
 const POOLED_MIN = 16 * 1024
@@ -27,13 +28,22 @@ function classOf (size: number): number {
 
 /** A copy of `src` that the caller owns until it gives it back with releaseChunk (or drops it). */
 export function copyChunk (src: ArrayBuffer): Buffer {
+  return copyView(new Uint8Array(src))
+}
+
+/**
+ * A copy of the bytes `src` shows (a view the caller only lends, as the upstream client's read buffer), pooled as in
+ * copyChunk: the node engine's answers copy each response chunk before node:http or node:http2 queue it, and a fresh
+ * allocation per 64 KiB chunk made Node 24 collect old space dozens of times a second under load.
+ */
+export function copyView (src: Uint8Array): Buffer {
   const n = src.byteLength
-  if (n < POOLED_MIN || n > POOLED_MAX) return Buffer.from(src.slice(0))
+  if (n < POOLED_MIN || n > POOLED_MAX) return Buffer.from(src)
   const c = classOf(n)
   const ab = free[c]!.pop() ?? new ArrayBuffer(CLASSES[c]!)
   lent.add(ab)
   const out = Buffer.from(ab, 0, n)
-  out.set(new Uint8Array(src))
+  out.set(src)
   return out
 }
 

@@ -1,3 +1,3 @@
 // Public surface of net/: address sets (CIDR), address normalisation, and the buffers request bodies travel in.
 export { addressFromBytes, normaliseAddress, parseCidr, createCidrSet } from './cidr.ts'
-export { copyChunk, releaseChunk, releaseOnWrite, pooledFree } from './body-buffers.ts'
+export { copyChunk, copyView, releaseChunk, releaseOnWrite, pooledFree } from './body-buffers.ts'

@@ -1,7 +1,7 @@
 // The client side of one HTTP/1.x exchange on the node engine (node:http's ServerResponse), and the one place those
 // responses are written; HTTP/2 streams have theirs in h2-downstream.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { normaliseAddress } from '../../net/index.ts'
+import { copyView, normaliseAddress, releaseOnWrite } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
 import type { ListenerState } from '../listener.ts'
 import { NodeSide } from './node-side.ts'
@@ -86,8 +86,10 @@ export class NodeDownstream extends NodeSide implements Downstream, PeerAddress 
     if (!this.headWritten) this.#writeHead()
     if (this.head) return true
     this.written += chunk.length
-    // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer).
-    return this.#res.write(Buffer.from(chunk))
+    // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer). Large ones are
+    // pooled and come back once the socket has written them (net/body-buffers.ts).
+    const copy = copyView(chunk)
+    return this.#res.write(copy, releaseOnWrite(copy))
   }
 
   end (): void {

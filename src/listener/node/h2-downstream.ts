@@ -2,7 +2,7 @@
 // end, sendTrailers) rather than its compatibility layer: a bare node:http2 server answers 100 B at 20,300 req/s that
 // way and 14,900 through the compatibility objects (h2load -c 16 -m 10, one core; README "Engines and HTTP/2").
 import { constants, type Http2Session, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
-import { normaliseAddress } from '../../net/index.ts'
+import { copyView, normaliseAddress, releaseOnWrite } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
 import { headerObject } from './downstream.ts'
 import { NodeSide } from './node-side.ts'
@@ -86,14 +86,16 @@ export class H2Downstream extends NodeSide implements Downstream, PeerAddress {
     if (!this.headWritten) this.#respond(false)
     if (this.head || this.#stream.destroyed) return true
     this.written += chunk.length
-    // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer). The last
-    // bytes of an answer with a length end the stream with them: one DATA frame with END_STREAM, not a second empty one.
+    // A copy: the chunk is only lent for this call (the upstream client reads into one shared buffer). Large ones are
+    // pooled and come back once the session has written them (net/body-buffers.ts). The last bytes of an answer with
+    // a length end the stream with them: one DATA frame with END_STREAM, not a second empty one.
+    const copy = copyView(chunk)
     if (this.written === this.length && !this.#trailersOpen) {
       this.#bodyDone = true
-      this.#stream.end(Buffer.from(chunk))
+      this.#stream.end(copy, releaseOnWrite(copy))
       return true
     }
-    if (this.#stream.write(Buffer.from(chunk))) return true
+    if (this.#stream.write(copy, releaseOnWrite(copy))) return true
     if (!this.#drainArmed) {
       this.#drainArmed = true
       this.#stream.once('drain', () => {

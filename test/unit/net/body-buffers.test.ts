@@ -1,9 +1,9 @@
-// The buffers request bodies travel in: every copy holds exactly the engine's bytes, large chunks come from size
+// The buffers request bodies (and the node engine's response chunks) travel in: every copy holds exactly the engine's bytes, large chunks come from size
 // classes and are reused once given back, small and oversized ones are plain copies, a chunk is taken back once only,
 // and an idle pool keeps a bounded number of buffers.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyChunk, releaseChunk, pooledFree } from '../../../src/net/index.ts'
+import { copyChunk, copyView, releaseChunk, releaseOnWrite, pooledFree } from '../../../src/net/index.ts'
 
 const KB = 1024
 
@@ -70,4 +70,32 @@ test('an idle pool keeps at most 2 MiB per class', () => {
   const small = Array.from({ length: 300 }, (_, i) => copyChunk(bytes(16 * KB, i)))
   for (const c of small) releaseChunk(c)
   assert.equal(pooledFree()[0], 128)
+})
+
+test('copyView copies exactly the bytes of a view into a larger buffer, pooled when large', () => {
+  // The upstream client lends views into its one read buffer, at an offset.
+  const backing = new Uint8Array(bytes(256 * KB, 9))
+  for (const [off, n] of [[0, 100], [7, 16 * KB], [1000, 64 * KB], [3, 200 * KB]] as const) {
+    const view = backing.subarray(off, off + n)
+    const c = copyView(view)
+    assert.equal(c.length, n)
+    assert.deepEqual(c, Buffer.from(backing.slice(off, off + n)))
+    assert.equal(c.buffer === backing.buffer, false)
+    // Pooled chunks get a write callback that gives them back; small ones get none.
+    const done = releaseOnWrite(c)
+    assert.equal(done === undefined, n < 16 * KB)
+    done?.()
+  }
+  // A pooled copy given back after its write is what the next copy of its class gets.
+  const a = copyView(backing.subarray(5, 5 + 64 * KB))
+  const under = a.buffer
+  releaseOnWrite(a)!()
+  const b = copyView(backing.subarray(9, 9 + 50 * KB))
+  assert.equal(b.buffer, under)
+  assert.deepEqual(b, Buffer.from(backing.slice(9, 9 + 50 * KB)))
+  // After a failed write the socket may still read it: it is left to the garbage collector, not reused.
+  releaseOnWrite(b)!(new Error('EPIPE'))
+  const c = copyView(backing.subarray(0, 64 * KB))
+  assert.notEqual(c.buffer, under)
+  releaseChunk(c)
 })
