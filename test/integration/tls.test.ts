@@ -44,7 +44,10 @@ async function tlsRequest (port: number, o: TlsRequest): Promise<TlsResult> {
       res.on('error', reject)
       res.on('end', () => { resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString(), fingerprint256 }) })
     })
-    req.on('error', reject)
+    // Whether the error came before the TLS handshake ended (a connection the kernel reset while it was queued).
+    let secured = false
+    req.on('socket', (socket) => { socket.once('secureConnect', () => { secured = true }) })
+    req.on('error', (err) => { reject(Object.assign(err, { beforeSecure: !secured })) })
     req.end()
   })
 }
@@ -308,9 +311,11 @@ test('reload picks up replaced certificate files without failed requests; a brok
         if (r.status === 200) ok++
         else failures.push(`status ${r.status}`)
       } catch (err) {
-        // Reset at connect, or (Node 24) after the kernel's handshake but before TLS's: the same queued connection.
-        const e = err as NodeJS.ErrnoException
-        if (e.message.startsWith('connect ECONNRESET') || (e.code === 'ECONNRESET' && e.message.includes('before secure TLS connection was established'))) connectResets++
+        // Reset at connect, or after the kernel's handshake but before TLS's (Node 24 says 'read ECONNRESET' or
+        // 'Client network socket disconnected before secure TLS connection was established'): the same queued
+        // connection. A reset after the TLS handshake is a failure.
+        const e = err as NodeJS.ErrnoException & { beforeSecure?: boolean }
+        if (e.code === 'ECONNRESET' && e.beforeSecure === true) connectResets++
         else failures.push(e.message)
       }
     }
