@@ -196,7 +196,10 @@ async function runMode (mode: ModeResult['mode'], o: ModeOptions): Promise<ModeR
       const code = await r.exited
       if (code !== 0) {
         reloadsFailed++
-        process.stderr.write(`reload ${i + 1} failed (${String(code)}): ${r.output()}\n`)
+        // What the primary was doing: alive or not, and its last lines (a refused admin connection means it had gone).
+        const state = proxy.proc.exitCode ?? proxy.proc.signalCode ?? 'running'
+        const tail = proxy.output().split('\n').filter((l) => l.trim() !== '').slice(-15).join('\n')
+        process.stderr.write(`reload ${i + 1} failed (${String(code)}): ${r.output()}\nthe proxy's primary: ${String(state)}; its last lines:\n${tail}\n`)
       }
     }
     await load
