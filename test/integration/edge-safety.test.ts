@@ -1,6 +1,7 @@
 // Safe defaults at the edge: error answers (502 unreachable, reset and bad response, 504) carry no backend address and
-// no stack; a PROXY protocol v2 header from an untrusted peer changes nothing (uWS parses it on every connection,
-// docs/uws.md §6: the address it claims must not reach X-Forwarded-For, access lists or caps).
+// no stack; a PROXY protocol v2 header from an untrusted peer changes nothing (both engines take it off every
+// connection, docs/uws.md §6: the address it claims must not reach X-Forwarded-For, access lists or caps), and one
+// from a trusted peer names the client.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type AddressInfo } from 'node:net'
@@ -79,8 +80,8 @@ test('a spoofed PROXY v2 header from an untrusted peer changes nothing: forwarde
   const backend = await startBackend(t, echo())
   const proxy = await startProxy(t, {
     upstreams: { web: { servers: [{ url: backend.url }] } },
-    // PROXY protocol headers are read on uws listeners only (README "Engines and HTTP/2"; node-engine.test.ts has the node side).
-    listen: [{ host: '127.0.0.1', port: await freePort(), engine: 'uws' }],
+    // On the engine under test (.ci/run runs this file on both; node-engine.test.ts adds TLS, h2 and h2c).
+    listen: [{ host: '127.0.0.1', port: await freePort() }],
     // Even listed as trusted, the claimed address is never used: only the real peer is checked.
     trusted_proxies: ['203.0.113.0/24'],
     routes: [
@@ -108,8 +109,8 @@ test('a PROXY v2 header from a trusted peer (a layer-4 load balancer) names the 
   const backend = await startBackend(t, echo())
   const proxy = await startProxy(t, {
     upstreams: { web: { servers: [{ url: backend.url }] } },
-    // PROXY protocol headers are read on uws listeners only (README "Engines and HTTP/2"; node-engine.test.ts has the node side).
-    listen: [{ host: '127.0.0.1', port: await freePort(), engine: 'uws' }],
+    // On the engine under test (.ci/run runs this file on both; node-engine.test.ts adds TLS, h2 and h2c).
+    listen: [{ host: '127.0.0.1', port: await freePort() }],
     trusted_proxies: ['127.0.0.1'],
     routes: [
       { match: { path: '/only-client/' }, upstream: 'web', allow: ['203.0.113.7'] },

@@ -10,6 +10,11 @@ import { promisify } from 'node:util'
 import { startBackend, startProxy, freePort, echo, rawRequest, rawUntilClose, waitFor } from '../helpers/index.ts'
 import { createPki } from '../helpers/certs.ts'
 import { h2Connect, h2Request } from '../helpers/h2.ts'
+import { connect } from 'node:http2'
+import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 
 const run = promisify(execFile)
 
@@ -130,20 +135,120 @@ test('TLS listeners negotiate HTTP/2 by ALPN: curl --http2, SNI certificates, 42
   assert.equal(line.proto, 'h2')
 })
 
-test('a PROXY v2 header on a node-engine listener is not read: the request is refused and reaches no backend', async (t) => {
-  let seen = 0
-  const backend = await startBackend(t, (req, res) => { seen++; echo('b1')(req, res) })
-  const port = await freePort()
-  await startProxy(t, { ...config(port, backend.url), trusted_proxies: ['127.0.0.1'] })
-  // TCP over IPv4, 203.0.113.7:4000 → 127.0.0.1:port (haproxy.org proxy-protocol.txt §2.2).
+/** A PROXY protocol v2 header (haproxy.org proxy-protocol.txt §2.2): PROXY, TCP over IPv4, `src`:4000 → 127.0.0.1:`port`. */
+function proxyV2 (src: string, port: number): Buffer {
   const sig = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a])
-  const addr = Buffer.from([203, 0, 113, 7, 127, 0, 0, 1, 0x0f, 0xa0, port >> 8, port & 255])
-  const header = Buffer.concat([sig, Buffer.from([0x21, 0x11, 0, addr.length]), addr])
-  const r = await rawUntilClose(port, Buffer.concat([header, Buffer.from('GET /claimed HTTP/1.1\r\nHost: a.test\r\n\r\n')]))
-  assert.equal(r.closed, true)
-  assert.match(r.text, /^HTTP\/1\.1 400 /)
-  assert.match(r.text, /"error":"SWY_BAD_REQUEST"/)
-  assert.equal(seen, 0)
+  const addr = Buffer.from([...src.split('.').map(Number), 127, 0, 0, 1, 0x0f, 0xa0, port >> 8, port & 255])
+  return Buffer.concat([sig, Buffer.from([0x21, 0x11, 0, addr.length]), addr])
+}
+
+/** A TCP connection that has sent `header` (in pieces of `piece` bytes, a moment apart), ready for what follows. */
+async function tcpAfter (port: number, header: Buffer, piece = header.length): Promise<Socket> {
+  const socket = netConnect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  for (let i = 0; i < header.length; i += piece) {
+    socket.write(header.subarray(i, i + piece))
+    if (i + piece < header.length) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return socket
+}
+
+test('PROXY v2 on node-engine listeners: a trusted peer\'s header names the client over HTTP/1.1, h2c and TLS (h2 and HTTP/1.1); an untrusted claim is dropped; a broken header closes', async (t) => {
+  const pki = createPki(t)
+  const cert = pki.issue('p.test')
+  const paths: string[] = []
+  const backend = await startBackend(t, (req, res) => { paths.push(req.url ?? ''); echo('b1')(req, res) })
+  const [plain, secure, untrusted] = [await freePort(), await freePort(), await freePort()]
+  const proxy = await startProxy(t, {
+    listen: [
+      { host: '127.0.0.1', port: plain, engine: 'node', h2c: true },
+      { host: '127.0.0.1', port: secure, tls: { cert: cert.cert, key: cert.key } },
+      // The same listener kind, reached from an address that is not in trusted_proxies.
+      { host: '127.0.0.2', port: untrusted, engine: 'node', h2c: true }
+    ],
+    trusted_proxies: ['127.0.0.1'],
+    upstreams: { app: { servers: [{ url: backend.url }] } },
+    routes: [{ match: { path: '/only-client/' }, upstream: 'app', allow: ['203.0.113.7'] }, { match: { path: '/' }, upstream: 'app' }],
+    log: { access: false }
+  })
+  const forwardedFor = (body: string): string => (JSON.parse(body) as { headers: Record<string, string> }).headers['x-forwarded-for']!
+  const http1 = async (socket: Socket | TLSSocket, path: string): Promise<{ status: number, body: string }> => {
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: p.test\r\nX-Forwarded-For: 198.51.100.1\r\nConnection: close\r\n\r\n`)
+    const chunks: Buffer[] = []
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    await once(socket, 'close')
+    const text = Buffer.concat(chunks).toString('latin1')
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) }
+  }
+
+  // HTTP/1.1, the header whole, then in pieces of 5 bytes (a load balancer's write may be split).
+  for (const piece of [28, 5]) {
+    const r = await http1(await tcpAfter(plain, proxyV2('203.0.113.7', plain), piece), '/who')
+    assert.equal(r.status, 200, `pieces of ${piece}`)
+    assert.equal(forwardedFor(r.body), '203.0.113.7', 'the client the load balancer named; its own chain is not trusted')
+  }
+  assert.equal((await http1(await tcpAfter(plain, proxyV2('203.0.113.7', plain)), '/only-client/x')).status, 200, 'an allow list naming the client admits it')
+  assert.equal((await http1(await tcpAfter(plain, Buffer.alloc(0)), '/only-client/x')).status, 403, 'the load balancer itself is not the client')
+  assert.equal(forwardedFor((await http1(await tcpAfter(plain, Buffer.alloc(0)), '/who')).body), '198.51.100.1, 127.0.0.1', 'without a header, a trusted peer\'s chain is appended to')
+
+  // h2c with prior knowledge behind the header.
+  const h2cSession = connect(`http://127.0.0.1:${plain}`, {
+    createConnection: () => { const s = netConnect(plain, '127.0.0.1'); s.write(proxyV2('203.0.113.8', plain)); return s }
+  })
+  t.after(() => { h2cSession.destroy() })
+  const viaH2c = await h2Request(h2cSession, { ':path': '/who', ':authority': 'p.test', 'x-forwarded-for': '198.51.100.1' })
+  assert.equal(viaH2c.status, 200)
+  assert.equal(forwardedFor(viaH2c.body.toString()), '203.0.113.8')
+
+  // TLS: the header comes before the handshake. HTTP/2 by ALPN, then HTTP/1.1.
+  const overTls = (socket: Socket, alpn: string): TLSSocket => tlsConnect({ socket, servername: 'p.test', ca: readFileSync(pki.ca), ALPNProtocols: [alpn] })
+  const tlsH2 = connect(`https://p.test:${secure}`, {
+    createConnection: () => { const s = netConnect(secure, '127.0.0.1'); s.write(proxyV2('203.0.113.9', secure)); return overTls(s, 'h2') }
+  })
+  t.after(() => { tlsH2.destroy() })
+  const viaH2 = await h2Request(tlsH2, { ':path': '/who', ':authority': 'p.test', 'x-forwarded-for': '198.51.100.1' })
+  assert.equal(viaH2.status, 200)
+  assert.equal(forwardedFor(viaH2.body.toString()), '203.0.113.9')
+  const tls1 = overTls(await tcpAfter(secure, proxyV2('203.0.113.10', secure)), 'http/1.1')
+  await once(tls1, 'secureConnect')
+  const viaTls1 = await http1(tls1, '/who')
+  assert.equal(viaTls1.status, 200)
+  assert.equal(forwardedFor(viaTls1.body), '203.0.113.10')
+
+  // From a peer not in trusted_proxies the header is taken off and its claim ignored: the real peer counts.
+  const spoof = netConnect({ port: untrusted, host: '127.0.0.2', localAddress: '127.0.0.3' })
+  await once(spoof, 'connect')
+  spoof.write(proxyV2('203.0.113.7', untrusted))
+  const spoofed = await http1(spoof, '/who')
+  assert.equal(spoofed.status, 200)
+  assert.equal(forwardedFor(spoofed.body), '127.0.0.3', 'the real peer, and the client\'s own chain replaced')
+
+  // A header that breaks the format (version 3) closes the connection unanswered; nothing reaches the backend.
+  const bad = proxyV2('203.0.113.7', plain)
+  bad[12] = 0x31
+  const broken = await rawUntilClose(plain, Buffer.concat([bad, Buffer.from('GET /broken HTTP/1.1\r\nHost: p.test\r\n\r\n')]))
+  assert.equal(broken.closed, true)
+  assert.equal(broken.text, '')
+  assert.equal(paths.includes('/broken'), false)
+  assert.equal(proxy.process.exitCode, null)
+})
+
+test('a head trickling in on an h2c listener is cut with 408 at 10 s, as on a plain node listener (slowloris)', async (t) => {
+  const backend = await startBackend(t, echo('b1'))
+  const port = await freePort()
+  await startProxy(t, config(port, backend.url))
+  const socket = netConnect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  let text = ''
+  socket.on('data', (d: Buffer) => { text += d.toString('latin1') })
+  socket.write('GET /slow HTTP/1.1\r\nHost: a.test\r\n')
+  const trickle = setInterval(() => { socket.write('X-Slow: s\r\n') }, 500)
+  t.after(() => { clearInterval(trickle); socket.destroy() })
+  const closed = once(socket, 'close').then(() => true)
+  const gaveUp = new Promise<false>((resolve) => setTimeout(() => { resolve(false) }, 14_000))
+  assert.equal(await Promise.race([closed, gaveUp]), true, 'still open after 14 s')
+  assert.match(text, /^HTTP\/1\.1 408 /)
 })
 
 test('h2load drives HTTP/2 through Switchyard, cleartext (h2c) and over TLS (ALPN h2): every request succeeds', async (t) => {

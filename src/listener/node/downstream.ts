@@ -1,10 +1,11 @@
 // The client side of one HTTP/1.x exchange on the node engine (node:http's ServerResponse), and the one place those
 // responses are written; HTTP/2 streams have theirs in h2-downstream.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { copyView, normaliseAddress, releaseOnWrite } from '../../net/index.ts'
+import { copyView, releaseOnWrite } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
 import type { ListenerState } from '../listener.ts'
 import { NodeSide } from './node-side.ts'
+import { peerOf } from './proxy-protocol.ts'
 
 /**
  * Fields HTTP/2 forbids (RFC 9113 §8.2.2): connection-specific ones, which node:http2 refuses to send. On HTTP/1.x
@@ -56,9 +57,9 @@ export class NodeDownstream extends NodeSide implements Downstream, PeerAddress 
     this.#upgraded = true
   }
 
-  /** The TCP peer's address, normalised. PROXY protocol headers are read on uws listeners only (README "Engines"). */
+  /** The peer's address, normalised: the TCP peer, or the client a trusted peer's PROXY v2 header named. */
   remoteAddress (): string {
-    return normaliseAddress(this.#req.socket?.remoteAddress ?? '')
+    return peerOf(this.#req.socket ?? undefined)
   }
 
   #writeHead (): void {

@@ -2,10 +2,11 @@
 // end, sendTrailers) rather than its compatibility layer: a bare node:http2 server answers 100 B at 20,300 req/s that
 // way and 14,900 through the compatibility objects (h2load -c 16 -m 10, one core; README "Engines and HTTP/2").
 import { constants, type Http2Session, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
-import { copyView, normaliseAddress, releaseOnWrite } from '../../net/index.ts'
+import { copyView, releaseOnWrite } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'
 import { headerObject } from './downstream.ts'
 import { NodeSide } from './node-side.ts'
+import { peerOf } from './proxy-protocol.ts'
 
 /**
  * Each session's peer address, read once: `session.socket` is a Proxy and the address then needs normalising, which
@@ -48,7 +49,7 @@ export class H2Downstream extends NodeSide implements Downstream, PeerAddress {
     if (session === undefined) return ''
     let peer = peers.get(session)
     if (peer === undefined) {
-      peer = normaliseAddress(session.socket?.remoteAddress ?? '')
+      peer = peerOf(session.socket ?? undefined)
       if (peer !== '') peers.set(session, peer) // '' once the socket is gone: nothing to keep
     }
     return peer

@@ -22,6 +22,7 @@ import { H2Downstream } from './h2-downstream.ts'
 import { createNodeTls } from './tls.ts'
 import { createWsServers, isWebSocketHandshake, NodeUpgrade, type NodeClientSocket, type NodeWsOptions, type WsServers } from './websocket.ts'
 import { resetBudget, watchResets } from './reset-budget.ts'
+import { takeProxyHeader } from './proxy-protocol.ts'
 
 export interface NodeListenerOptions extends ListenerOptions {
   /** HTTP/2 settings and bounds (config `http2`). */
@@ -92,7 +93,7 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       const ports: number[] = []
       try {
         for (const [i, a] of addresses.entries()) {
-          const server = serverFor(o, a, `listen[${i}]`, { handle, onStream, upgrade }, nextId, sessions)
+          const server = withProxyHeader(serverFor(o, a, `listen[${i}]`, { handle, onStream, upgrade }, nextId, sessions), o.trusted)
           server.on('error', () => {})
           const failed = once(server, 'error')
           server.listen({ host: a.host, port: a.port, exclusive: o.reusePort, ...(o.reusePort ? { reusePort: true } : {}) })
@@ -128,6 +129,21 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
       return await drainWhenIdle(() => count.inflight, CLOSE_GRACE_MS)
     }
   }
+}
+
+/**
+ * The socket that accepts a listener's connections: it takes a PROXY v2 header off each one (proxy-protocol.ts), as
+ * uWS does on its listeners, then hands it to `inner` (the HTTP, TLS or h2c server), which never listens itself.
+ * node:http starts enforcing headersTimeout when its server is listening, so `inner` is told when this one is.
+ */
+function withProxyHeader (inner: NetServer, trusted: ListenerState['trusted']): NetServer {
+  const mayName = (peer: string): boolean => trusted.size > 0 && trusted.has(peer)
+  // noDelay as node:http's own servers set it: answers leave when written, not held for the client's ACK.
+  const front = createNetServer({ noDelay: true }, (socket) => {
+    takeProxyHeader(socket, mayName, (s) => { inner.emit('connection', s) })
+  })
+  front.once('listening', () => { inner.emit('listening') })
+  return front
 }
 
 /**
@@ -212,7 +228,7 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, { hand
   streamsOnly(h2c, onStream(stages, false))
   h2c.on('session', onSession)
   quiet(h2c)
-  return createNetServer((socket) => {
+  const dispatch = createNetServer((socket) => {
     socket.on('error', () => {})
     socket.once('readable', function first () {
       const chunk = socket.read() as Buffer | null
@@ -224,6 +240,9 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, { hand
       else http.emit('connection', socket)
     })
   })
+  // node:http enforces headersTimeout once its server is listening (it never listens itself here).
+  dispatch.once('listening', () => { http.emit('listening') })
+  return dispatch
 }
 
 /** Node's parser refused a request (before any Exchange): the answer has Switchyard's error body and the socket closes. */
