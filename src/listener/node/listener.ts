@@ -138,12 +138,31 @@ export function createNodeListener (o: NodeListenerOptions): Listener {
  */
 function withProxyHeader (inner: NetServer, trusted: ListenerState['trusted']): NetServer {
   const mayName = (peer: string): boolean => trusted.size > 0 && trusted.has(peer)
-  // noDelay as node:http's own servers set it: answers leave when written, not held for the client's ACK.
-  const front = createNetServer({ noDelay: true }, (socket) => {
+  const front = createNetServer(acceptOptions(inner), (socket) => {
     takeProxyHeader(socket, mayName, (s) => { inner.emit('connection', s) })
   })
   front.once('listening', () => { inner.emit('listening') })
   return front
+}
+
+/** What a net.Server keeps of its options (node's own fields), for the sockets it accepts. */
+interface AcceptFields { allowHalfOpen?: boolean, noDelay?: boolean, keepAlive?: boolean, keepAliveInitialDelay?: number, highWaterMark?: number }
+
+/**
+ * The socket options `server` would have given the connections it accepted, for a server that accepts them in its
+ * place: node:http's allowHalfOpen (node:http, not the socket, decides what a client's FIN means), noDelay, keep-alive
+ * probes and buffer sizes (node:http's highWaterMark bounds what pipelined requests may buffer).
+ */
+export function acceptOptions (server: NetServer): AcceptFields {
+  const f = server as unknown as AcceptFields
+  return {
+    allowHalfOpen: f.allowHalfOpen === true,
+    noDelay: f.noDelay === true,
+    keepAlive: f.keepAlive === true,
+    // Kept in seconds by net.Server, given in milliseconds.
+    ...(f.keepAliveInitialDelay === undefined ? {} : { keepAliveInitialDelay: f.keepAliveInitialDelay * 1000 }),
+    ...(f.highWaterMark === undefined ? {} : { highWaterMark: f.highWaterMark })
+  }
 }
 
 /**
@@ -228,7 +247,9 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, { hand
   streamsOnly(h2c, onStream(stages, false))
   h2c.on('session', onSession)
   quiet(h2c)
-  const dispatch = createNetServer((socket) => {
+  // Accepted as node:http accepts (half-open allowed, no Nagle); a connection that turns out to be HTTP/2 is closed
+  // when its client ends it, as node:http2's own server does.
+  const dispatch = createNetServer({ ...acceptOptions(http), noDelay: true }, (socket) => {
     socket.on('error', () => {})
     socket.once('readable', function first () {
       const chunk = socket.read() as Buffer | null
@@ -236,8 +257,12 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, { hand
       socket.unshift(chunk)
       const n = Math.min(chunk.length, PREFACE.length)
       const isH2 = chunk.subarray(0, n).equals(PREFACE.subarray(0, n))
-      if (isH2) h2c.emit('connection', socket)
-      else http.emit('connection', socket)
+      if (isH2) {
+        socket.allowHalfOpen = false
+        h2c.emit('connection', socket)
+      } else {
+        http.emit('connection', socket)
+      }
     })
   })
   // node:http enforces headersTimeout once its server is listening (it never listens itself here).
