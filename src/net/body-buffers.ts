@@ -1,8 +1,7 @@
 // Where request body chunks live between the client's socket and the backend's (and, on the node engine, response
-// chunks between the backend's socket and the client's). The engine lends each chunk only for
-// its callback (uWS detaches it), so every one is copied; a fresh allocation per chunk made a 200 MiB upload leave
-// ~70 MB of garbage behind on Node 24 before V8 collected it (external memory is only counted towards a GC after
-// 64 MiB). Large chunks are copied into buffers that come back here once the upstream socket has written them, so a
+// chunks between the backend's socket and the client's). The engine lends each chunk only for its callback (uWS
+// detaches it), so every one is copied; a fresh allocation per chunk made a 200 MiB upload leave ~70 MB of garbage
+// behind on Node 24 before V8 collected it (external memory is only counted towards a GC after 64 MiB). Large chunks are copied into buffers that come back here once the upstream socket has written them, so a
 // long upload reuses the same few buffers (test/unit/net/body-buffers.test.ts; test/integration/streaming.test.ts).
 
 /** Chunks smaller than this are copied as they are: small bodies would not repay a pooled buffer, and hold less. */
@@ -34,7 +33,7 @@ export function copyChunk (src: ArrayBuffer): Buffer {
 /**
  * A copy of the bytes `src` shows (a view the caller only lends, as the upstream client's read buffer), pooled as in
  * copyChunk: the node engine's answers copy each response chunk before node:http or node:http2 queue it, and a fresh
- * allocation per 64 KiB chunk made Node 24 collect old space dozens of times a second under load.
+ * allocation per 64 KiB chunk made Node 24 run a mark-compact per 1,000 answers of 64 KiB (6 per 50,000 pooled).
  */
 export function copyView (src: Uint8Array): Buffer {
   const n = src.byteLength

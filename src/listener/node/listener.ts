@@ -249,7 +249,7 @@ function serverFor (o: NodeListenerOptions, a: ListenAddress, at: string, { hand
   quiet(h2c)
   // Accepted as node:http accepts (half-open allowed, no Nagle); a connection that turns out to be HTTP/2 is closed
   // when its client ends it, as node:http2's own server does.
-  const dispatch = createNetServer({ ...acceptOptions(http), noDelay: true }, (socket) => {
+  const dispatch = createNetServer(acceptOptions(http), (socket) => {
     socket.on('error', () => {})
     socket.once('readable', function first () {
       const chunk = socket.read() as Buffer | null

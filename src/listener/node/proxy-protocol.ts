@@ -36,7 +36,7 @@ export function peerOf (socket: { readonly remoteAddress?: string | undefined, r
 type First =
   | { readonly kind: 'more' }
   | { readonly kind: 'none' }
-  | { readonly kind: 'bad', readonly reason: string }
+  | { readonly kind: 'bad' }
   | { readonly kind: 'header', readonly length: number, readonly client: string | undefined }
 
 /**
@@ -49,21 +49,21 @@ export function parseProxyV2 (b: Buffer): First {
   if (!b.subarray(0, n).equals(SIGNATURE.subarray(0, n))) return { kind: 'none' }
   if (b.length < FIXED) return { kind: 'more' }
   const verCmd = b[12]!
-  if (verCmd >> 4 !== 2) return { kind: 'bad', reason: 'version is not 2' }
+  if (verCmd >> 4 !== 2) return { kind: 'bad' }
   const cmd = verCmd & 0x0f
-  if (cmd > 1) return { kind: 'bad', reason: 'unknown command' }
+  if (cmd > 1) return { kind: 'bad' }
   const len = b.readUInt16BE(14)
-  if (len > MAX_BODY) return { kind: 'bad', reason: `address block of ${len} bytes` }
+  if (len > MAX_BODY) return { kind: 'bad' }
   if (b.length < FIXED + len) return { kind: 'more' }
   const family = b[13]! >> 4
   const transport = b[13]! & 0x0f
   if (cmd === 0 || (transport !== 1 && transport !== 2)) return { kind: 'header', length: FIXED + len, client: undefined }
   if (family === 1) {
-    if (len < 12) return { kind: 'bad', reason: 'IPv4 address block too short' }
+    if (len < 12) return { kind: 'bad' }
     return { kind: 'header', length: FIXED + len, client: addressFromBytes(copy(b, FIXED, 4)) }
   }
   if (family === 2) {
-    if (len < 36) return { kind: 'bad', reason: 'IPv6 address block too short' }
+    if (len < 36) return { kind: 'bad' }
     return { kind: 'header', length: FIXED + len, client: addressFromBytes(copy(b, FIXED, 16)) }
   }
   return { kind: 'header', length: FIXED + len, client: undefined }
