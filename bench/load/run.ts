@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util'
 import { installCleanup, stopAll, versions } from './children.ts'
 import { markdown, summarise, type Row } from './report.ts'
 import { runRounds } from './rounds.ts'
-import { direct, haproxy, nginx, startBackendChild, startFastBackend, switchyard, type TargetEnv, type TargetSpec } from './targets.ts'
+import { direct, haproxy, nginx, parseVariant, startBackendChild, startFastBackend, switchyard, type TargetEnv, type TargetSpec } from './targets.ts'
 import { runLoad, SCENARIOS, type LoadOptions, type ToolName } from './tools.ts'
 import { positiveInt } from './options.ts'
 
@@ -28,7 +28,9 @@ const USAGE = `usage: node dist/bench/load/run.js [options]
   --pin              taskset: proxy on CPU 1; backend and load generator on CPU 0
   --backend B        nginx (static files; default when installed), uws (a bare uWS app) or node (node:http, slow)
   --scenarios LIST   comma list of ${SCENARIOS.map((s) => s.id).join(',')} (default all)
-  --targets LIST     comma list of target ids (default all)`
+  --targets LIST     comma list of target ids (default all)
+  --variant V        also run switchyard-1 from another build or with Node flags, in the same rounds:
+                     NAME=[ROOT][,NODE-FLAG...] (target switchyard-1@NAME; repeatable)`
 
 // On the proxy CPU when pinned; the backend and the load generator share the other one.
 const PROXY_CPU = 1
@@ -54,6 +56,7 @@ function parseOptions () {
       backend: { type: 'string' },
       scenarios: { type: 'string' },
       targets: { type: 'string' },
+      variant: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -69,7 +72,8 @@ function parseOptions () {
     if (unknown.length > 0) throw new Error(`--${what}: unknown ${unknown.join(', ')} (known: ${all.map((x) => x.id).join(', ')})`)
     return all.filter((x) => ids.includes(x.id))
   }
-  const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('1', false, false), switchyard('1', true), switchyard('1', false, true, 'node'), switchyard('auto'), nginx, haproxy]
+  const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('1', false, false), switchyard('1', true), switchyard('1', false, true, 'node'), switchyard('auto'), nginx, haproxy,
+    ...(values.variant ?? []).map((v) => switchyard('1', false, true, 'uws', parseVariant(v)))]
   return {
     durationS: positiveInt('duration', values.duration),
     warmupS: positiveInt('warmup', values.warmup, 0),

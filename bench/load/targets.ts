@@ -3,7 +3,7 @@
 
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { freePort, pinned, spawnChild, stopChild, waitForHttp200, waitForJsonLine, type Child } from './children.ts'
 
 /** A started target: where to send load, and how to stop it. */
@@ -162,22 +162,43 @@ function switchyardYaml (port: number, backendPort: number, access: boolean, met
 }
 
 /**
+ * Another build or other Node flags measured in the same run as the checkout's build (`--variant`), so that a change
+ * is judged by a ratio within one run: `root` holds that build's dist/ (a git worktree), `nodeFlags` go before the CLI.
+ */
+export interface Variant {
+  readonly name: string
+  readonly root?: string
+  readonly nodeFlags?: readonly string[]
+}
+
+/** `NAME=[ROOT][,FLAG...]`, e.g. `old=/tmp/wt` or `semi=,--min-semi-space-size=32`. */
+export function parseVariant (text: string): Variant {
+  const m = /^([A-Za-z0-9_.-]+)=(.*)$/.exec(text)
+  if (m === null) throw new Error(`--variant: expected NAME=[ROOT][,NODE-FLAG...], got '${text}'`)
+  const [root = '', ...flags] = m[2]!.split(',')
+  if (root === '' && flags.length === 0) throw new Error(`--variant ${m[1]!}: names neither a build nor a Node flag`)
+  return { name: m[1]!, ...(root === '' ? {} : { root: resolve(root) }), ...(flags.length === 0 ? {} : { nodeFlags: flags }) }
+}
+
+/**
  * Switchyard started through its CLI with `--workers N` (a count or `auto`), logging at warn; with `access`, at info
  * with the access log on (one JSON line per request to stdout, which the bench reads and drops). `metrics: false` turns
  * metrics off (metrics.enabled), the baseline of their cost.
  */
-export function switchyard (workers: string, access = false, metrics = true, engine: 'uws' | 'node' = 'uws'): TargetSpec {
-  const id = `switchyard-${engine === 'node' ? 'node-' : ''}${workers}${access ? '-log' : ''}${metrics ? '' : '-nometrics'}`
+export function switchyard (workers: string, access = false, metrics = true, engine: 'uws' | 'node' = 'uws', variant?: Variant): TargetSpec {
+  const id = `switchyard-${engine === 'node' ? 'node-' : ''}${workers}${access ? '-log' : ''}${metrics ? '' : '-nometrics'}${variant === undefined ? '' : `@${variant.name}`}`
+  const root = (env: TargetEnv): string => variant?.root ?? env.root
   return {
     id,
-    label: `${workers === 'auto' ? 'switchyard (auto workers)' : `switchyard (${workers} worker${workers === '1' ? '' : 's'})`}${engine === 'node' ? ', node engine' : ''}${access ? ' + access log' : ''}${metrics ? '' : ', metrics off'}`,
-    unavailable: (env) => existsSync(join(env.root, 'dist/workers/cli.js')) ? undefined : 'dist/workers/cli.js is not built',
+    label: `${workers === 'auto' ? 'switchyard (auto workers)' : `switchyard (${workers} worker${workers === '1' ? '' : 's'})`}${engine === 'node' ? ', node engine' : ''}${access ? ' + access log' : ''}${metrics ? '' : ', metrics off'}${variant === undefined ? '' : ` [${variant.name}]`}`,
+    unavailable: (env) => existsSync(join(root(env), 'dist/workers/cli.js')) ? undefined : `${join(root(env), 'dist/workers/cli.js')} is not built`,
     async start (env) {
       const port = await freePort()
       const cfg = join(env.tmpDir, `${id}.yaml`)
       await writeFile(cfg, switchyardYaml(port, env.backendPort, access, metrics, engine))
+      // Node flags given to the primary reach the workers too (cluster forks with the primary's execArgv).
       const [cmd, args] = pinned(env.cpu, process.execPath,
-        [join(env.root, 'dist/workers/cli.js'), 'start', '-c', cfg, '--workers', workers])
+        [...(variant?.nodeFlags ?? []), join(root(env), 'dist/workers/cli.js'), 'start', '-c', cfg, '--workers', workers])
       return await startProxy(id, spawnChild(id, cmd, args, env.root, access ? join(env.logDir, `${id}.log`) : undefined), `http://127.0.0.1:${port}`)
     }
   }
