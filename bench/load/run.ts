@@ -30,7 +30,7 @@ const USAGE = `usage: node dist/bench/load/run.js [options]
   --scenarios LIST   comma list of ${SCENARIOS.map((s) => s.id).join(',')} (default all)
   --targets LIST     comma list of target ids (default all)
   --variant V        also run switchyard-1 from another build or with Node flags, in the same rounds:
-                     NAME=[ROOT][,NODE-FLAG...] (target switchyard-1@NAME; repeatable)`
+                     NAME=[ROOT][,NODE-FLAG...] (targets switchyard-1@NAME, switchyard-1-log@NAME; repeatable)`
 
 // On the proxy CPU when pinned; the backend and the load generator share the other one.
 const PROXY_CPU = 1
@@ -73,7 +73,7 @@ function parseOptions () {
     return all.filter((x) => ids.includes(x.id))
   }
   const targets: TargetSpec[] = [direct, switchyard('1'), switchyard('1', false, false), switchyard('1', true), switchyard('1', false, true, 'node'), switchyard('auto'), nginx, haproxy,
-    ...(values.variant ?? []).map((v) => switchyard('1', false, true, 'uws', parseVariant(v)))]
+    ...(values.variant ?? []).map(parseVariant).flatMap((v) => [switchyard('1', false, true, 'uws', v), switchyard('1', true, true, 'uws', v)])]
   return {
     durationS: positiveInt('duration', values.duration),
     warmupS: positiveInt('warmup', values.warmup, 0),

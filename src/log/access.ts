@@ -19,9 +19,16 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
   const head = `{"level":${log.levels.values.info!},"time":"`
   const bound = `"${internals[pino.symbols.chindingsSym]},"kind":"access","reqId":`
   const time = createIsoClock()
+  // The route and server of the last line, quoted: the same few come back line after line, so each is escaped once
+  // per change rather than once per line.
+  let lastRoute: unknown = null
+  let routeJson = ''
+  let lastTarget: unknown = null
+  let targetJson = ''
   return function logAccess (ex) {
-    // Strings (the client's path and request id among them) are escaped as JSON.stringify would; numbers go as they are.
-    let line = `${head}${time(Date.now())}${bound}${jsonString(ex.requestId)},"client":${jsonString(ex.clientIp)},"method":${jsonString(ex.method)},"host":${jsonString(ex.host)},"path":${jsonString(ex.path)}`
+    // Strings the client sent are escaped as JSON.stringify would; numbers go as they are. The request id needs no
+    // escaping: it is ours (request-id.ts) or the client's only if it matched the guard's SAFE_ID (letters, digits, ._:@+=-).
+    let line = `${head}${time(Date.now())}${bound}"${ex.requestId}","client":${jsonString(ex.clientIp)},"method":${jsonString(ex.method)},"host":${jsonString(ex.host)},"path":${jsonString(ex.path)}`
     if (ex.query !== '') line += `,"query":${jsonString(ex.query)}`
     line += `,"proto":"${ex.protocol}"`
     line += `,"status":${ex.aborted && ex.status === 0 ? 499 : ex.status},"bytes":${ex.bytesSent}`
@@ -32,11 +39,19 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
     if (ua !== undefined) line += `,"userAgent":${jsonString(ua)}`
     const referer = ex.header('referer')
     if (referer !== undefined) line += `,"referer":${jsonString(referer)}`
-    if (ex.traceparent !== '') line += `,"traceparent":${jsonString(ex.traceparent)}`
+    const tp = ex.traceparent
+    // 55 characters: version 00's fixed format, hex and dashes only (traceparent.ts validated or made it).
+    if (tp !== '') line += `,"traceparent":${tp.length === TRACEPARENT_00 ? `"${tp}"` : jsonString(tp)}`
     const route = ex.route
-    if (route !== null) line += `,"route":${jsonString(route.id)}`
+    if (route !== null) {
+      if (route !== lastRoute) { lastRoute = route; routeJson = `,"route":${jsonString(route.id)}` }
+      line += routeJson
+    }
     const target = ex.target
-    if (target !== null) line += `,"upstream":${jsonString(target.url)}`
+    if (target !== null) {
+      if (target !== lastTarget) { lastTarget = target; targetJson = `,"upstream":${jsonString(target.url)}` }
+      line += targetJson
+    }
     line += `,"attempts":${ex.attempts}`
     if (ex.cacheStatus !== null) line += `,"cache":${jsonString(ex.cacheStatus)}`
     if (ex.errorCode !== null) line += `,"code":"${ex.errorCode}"`
@@ -47,6 +62,9 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
     write(`${line},"ms":${hundredths(clock() - ex.startTime)}}\n`)
   }
 }
+
+/** Length of a version-00 traceparent: `00-` 32 hex `-` 16 hex `-` 2 hex. */
+const TRACEPARENT_00 = 55
 
 /** What JSON.stringify escapes in a string: `"`, `\\`, control characters and (lone) surrogates. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/

@@ -41,7 +41,9 @@ const cases = [
   {
     name: 'the combined format\'s fields: query, user agent, referer, traceparent, time to first byte',
     input: { path: '/q', query: 'a=1&b="x"', headers: ['user-agent', 'curl/8 "q"', 'referer', 'https://example.com/'], trace: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ttfb: 1.23456 }
-  }
+  },
+  // A later version may append fields (W3C §3.2.4), and they are the client's text: escaped, unlike version 00's.
+  { name: 'a later traceparent version with a field to escape', input: { path: '/t', trace: '01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x"y\\z' } }
 ]
 for (const c of cases) {
   test(`access line: ${c.name}`, () => {
@@ -69,6 +71,22 @@ for (const c of cases) {
     assert.deepEqual(a, b)
   })
 }
+
+test('each line names its own route and server, whichever came before it', () => {
+  const c = capture()
+  const logAccess = createAccessLog(c.log, () => 1)
+  const routes = [{ id: '/a', upstream: 'u', stages: [] }, { id: '/b"', upstream: 'u', stages: [] }]
+  const targets = [0, 1].map((index) => ({ index, url: `http://127.0.0.1:900${index}`, weight: 1, inflight: 0, healthy: true }))
+  const order = [[0, 0], [0, 0], [1, 0], [1, 1], [0, 1], [0, 0]] as const
+  for (const [r, t] of order) {
+    const ex = exchange({ path: '/' })
+    ex.route = routes[r]!
+    ex.target = targets[t]!
+    logAccess(ex)
+  }
+  assert.deepEqual(c.lines.map((l) => { const o = JSON.parse(l) as { route: string, upstream: string }; return [o.route, o.upstream] }),
+    order.map(([r, t]) => [routes[r]!.id, targets[t]!.url]))
+})
 
 test('no access line below info', () => {
   const c = capture('warn')
