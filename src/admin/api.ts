@@ -1,6 +1,7 @@
 // The admin API: a small JSON HTTP server in the primary, on its own listener (default 127.0.0.1:9090), never on
 // the client port. Every route is a handler the primary wires in; this file only does HTTP: routing, the bearer
 // token, body reading and JSON answers.
+import { Buffer } from 'node:buffer'
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { once } from 'node:events'

@@ -1,5 +1,6 @@
 // The sticky-session map of one upstream: session id → server URL in SharedState, a bounded copy per worker, and
 // pub/sub so that a session moved by one worker moves on every worker of every host. README "Sticky sessions".
+import { Buffer } from 'node:buffer'
 import { randomFillSync } from 'node:crypto'
 import { encode, decode, type SharedState } from '../state/index.ts'
 import { createHash } from './hash.ts'

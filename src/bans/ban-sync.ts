@@ -3,6 +3,7 @@
 // once. Each tick reads the version (one small GET) and re-reads the set when it moved, after a state fault, and every
 // resync interval, so a worker that started late, missed a message, or raced a reconnecting subscriber catches up
 // within a tick. State faults never reach a request: the table keeps what it knows.
+import { Buffer } from 'node:buffer'
 import { encode, decode, type SharedState } from '../state/index.ts'
 import type { BanTable } from './ban-table.ts'
 

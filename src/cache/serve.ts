@@ -1,5 +1,6 @@
 // Answers a request from a stored entry: 200 (or the stored status), 304 for a matching client conditional, 206 or
 // 416 for a Range. Synchronous and cheap on a plain hit: the head is encoded once per entry and reused.
+import { Buffer } from 'node:buffer'
 import { sendWhole, type Downstream, type EncodedHead, type Exchange } from '../pipeline/index.ts'
 import { statusLine } from '../response/index.ts'
 import type { StagePolicy } from './stage-policy.ts'

@@ -1,6 +1,7 @@
 // The downstream the cache stage puts in front of the client on a miss or a revalidation: everything goes on to the
 // client as it arrives, and a storable body is copied aside (up to max_object) and stored when it ends. A 304 to our
 // own revalidation, or a failure while a stale entry may stand in (stale-if-error), is answered from the entry.
+import { Buffer } from 'node:buffer'
 import type { Logger } from 'pino'
 import type { Downstream, Exchange } from '../pipeline/index.ts'
 import type { StagePolicy, StorabilityOptions } from './stage-policy.ts'

@@ -1,4 +1,5 @@
 // One pino logger per process: JSON lines by default, pretty on a terminal, asynchronous batched writes.
+import { Buffer } from 'node:buffer'
 import { fstatSync, statSync } from 'node:fs'
 import { pino, type Logger, type LevelWithSilent } from 'pino'
 

@@ -1,6 +1,7 @@
 // The fleet view: each primary publishes its one-second summary to shared state (an entry with a short TTL, and its
 // name in an expiring set), and reads everyone's back, so every host's dashboard shows all hosts and their sum. A
 // host that stops publishing drops out when its entry expires. Shared-state faults only leave the view stale.
+import { Buffer } from 'node:buffer'
 import type { SharedState, KeySpace } from '../state/index.ts'
 import type { HostSummary } from './summary.ts'
 

@@ -4,6 +4,8 @@
 // behind on Node 24 before V8 collected it (external memory is only counted towards a GC after 64 MiB). Large chunks are copied into buffers that come back here once the upstream socket has written them, so a
 // long upload reuses the same few buffers (test/unit/net/body-buffers.test.ts; test/integration/streaming.test.ts).
 
+import { Buffer } from 'node:buffer'
+
 /** Chunks smaller than this are copied as they are: small bodies would not repay a pooled buffer, and hold less. */
 const POOLED_MIN = 16 * 1024
 /** The largest class; uWS reads at most 512 KiB at a time, so its chunks never exceed it. Larger ones are copied. */

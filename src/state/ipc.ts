@@ -1,5 +1,6 @@
 // Typed IPC for the embedded store: workers send StateRequest to the primary, which answers with StateReply and
 // forwards published messages as StateEvent. Bytes travel as base64: the cluster channel serialises as JSON.
+import { Buffer } from 'node:buffer'
 import type { TokenRequest } from './shared-state.ts'
 
 export type StateOp =

@@ -1,5 +1,6 @@
 // SharedState on Redis (single, Sentinel or Cluster) through ioredis: one command client with auto-pipelining and
 // Lua read-modify-write scripts, plus a subscriber connection opened on the first subscribe.
+import { Buffer } from 'node:buffer'
 import { Redis, Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import type { SharedState, TokenRequest, TokenResult, MessageHandler, ExpiringMember } from './shared-state.ts'

@@ -1,6 +1,7 @@
 // The upstream stage: sends the request through the chosen server's pool (our own HTTP/1.1 client: pool.ts,
 // connection.ts, response-parser.ts) and streams the answer back, with backpressure both ways, cancellation on
 // client abort, and retries before any response byte.
+import { Buffer } from 'node:buffer'
 import { UpstreamError } from '../errors/index.ts'
 import type { Strategy, Target } from '../balancer/index.ts'
 import type { ServerStates } from '../health/index.ts'

@@ -1,5 +1,6 @@
 // Header hygiene between client and backend, RFC 9110 §7.6.1: hop-by-hop fields and the fields named in
 // Connection are dropped both ways; X-Forwarded-*, Via, x-request-id and traceparent are set here and nowhere else.
+import { Buffer } from 'node:buffer'
 import type { Exchange } from '../pipeline/index.ts'
 import { validTraceparent } from './traceparent.ts'
 

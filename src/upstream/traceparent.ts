@@ -1,6 +1,7 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/ §3.2): a request's `traceparent` is kept when the client
 // sent a valid one and started here otherwise, then forwarded to the backend and written in the access line, so a
 // request can be followed from our log into the backend's.
+import { Buffer } from 'node:buffer'
 import { randomFillSync } from 'node:crypto'
 
 /** version-traceid-parentid-flags, lower-case hex; a later version may append `-…` fields (§3.2.4). */

@@ -1,6 +1,7 @@
 // The relay between one client WebSocket and its backend one (a `ws` client): whole messages both ways, close codes
 // and reasons passed on, backpressure toward a slow client (reading the backend pauses) and a cap toward a slow
 // backend (a client WebSocket cannot be paused on uWS, so past the cap it is closed with 1013).
+import { Buffer } from 'node:buffer'
 import type WebSocket from 'ws'
 import type { ClientEvents, ClientSocket, Exchange, WsCounts } from '../pipeline/index.ts'
 import type { WebSocketConfig } from '../config/index.ts'

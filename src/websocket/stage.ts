@@ -1,6 +1,7 @@
 // The WebSocket stage: a handshake that passed the route's limits, access lists and rate limit is balanced like a
 // request (the balance or sticky stage), then connected to the backend first and only then upgraded, so the client
 // gets the backend's answer: its subprotocol, or its refusal with status and body, or 502/504 (docs/uws.md §5).
+import { Buffer } from 'node:buffer'
 import WebSocket from 'ws'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import { UpstreamError } from '../errors/index.ts'

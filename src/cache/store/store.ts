@@ -1,6 +1,7 @@
 // The cache store: the worker's memory LRU in front of the shared level (SharedState: Redis, or the
 // primary's embedded store), cluster-wide fill locks for request coalescing, and purge by url, prefix or tag that
 // reaches every worker's memory through pub/sub. Shared-state faults become misses and memory-only writes.
+import { Buffer } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import type { KeySpace, SharedState } from '../../state/index.ts'
 import type { CacheEntry, CacheStore, PurgeSelector } from './types.ts'

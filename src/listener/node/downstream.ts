@@ -1,5 +1,6 @@
 // The client side of one HTTP/1.x exchange on the node engine (node:http's ServerResponse), and the one place those
 // responses are written; HTTP/2 streams have theirs in h2-downstream.ts.
+import { Buffer } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { copyView, releaseOnWrite } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'

@@ -1,6 +1,7 @@
 // The client side of one HTTP/2 exchange on the node engine, written with node:http2's stream API (respond, write,
 // end, sendTrailers) rather than its compatibility layer: a bare node:http2 server answers 100 B at 20,300 req/s that
 // way and 14,900 through the compatibility objects (h2load -c 16 -m 10, one core; README "Engines and HTTP/2").
+import { Buffer } from 'node:buffer'
 import { constants, type Http2Session, type ServerHttp2Stream, type OutgoingHttpHeaders } from 'node:http2'
 import { copyView, releaseOnWrite } from '../../net/index.ts'
 import type { Downstream, Exchange, PeerAddress } from '../../pipeline/index.ts'

@@ -2,6 +2,7 @@
 // by prior knowledge on a plain listener with h2c). It serves what uWS cannot: HTTP/1.0, pipelining, chunk extensions
 // and trailers, HTTP/2 and gRPC. Each request becomes the same Exchange the uWS engine builds, and the same stages
 // run; every node response write is in downstream.ts.
+import { Buffer } from 'node:buffer'
 import { createServer as createHttpServer, ServerResponse, type IncomingMessage } from 'node:http'
 import type { Duplex, Readable } from 'node:stream'
 import { createServer as createHttpsServer } from 'node:https'

@@ -2,6 +2,7 @@
 // may open with a v2 header (haproxy.org proxy-protocol.txt §2.2: a layer-4 load balancer's `send-proxy-v2`, AWS
 // NLB). The header is taken off on every connection; the client it names becomes the peer only when the connection's
 // real peer is in trusted_proxies. Anything else (no header, PROXY v1 text) reaches the HTTP server byte for byte.
+import { Buffer } from 'node:buffer'
 import type { Socket } from 'node:net'
 import { addressFromBytes, normaliseAddress } from '../../net/index.ts'
 

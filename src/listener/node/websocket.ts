@@ -1,6 +1,7 @@
 // The node engine's side of a WebSocket (HTTP/1.1 upgrade on node:http and on a TLS listener's HTTP/1.1
 // connections): the handshake runs through the stages like on uWS, and once the backend accepted, the `ws` package
 // completes it on the client's socket. A refused handshake is answered by a ServerResponse on that socket.
+import { Buffer } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'

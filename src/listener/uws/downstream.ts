@@ -1,6 +1,7 @@
 // The client side of one exchange on uWS, and the one place uWS responses are written: status and headers wait for the
 // first body byte so that small answers leave in one corked write; bodies stream with tryEnd/onWritable (known
 // length) or write (chunked).
+import { Buffer } from 'node:buffer'
 import type { HttpResponse } from 'uWebSockets.js'
 import { addressFromBytes, normaliseAddress } from '../../net/index.ts'
 import { statusLine } from '../../response/index.ts'

@@ -1,6 +1,8 @@
 // The upstream client's one timer: a coarse ticking clock that also sweeps every open connection for its deadline
 // (connect, response, idle), instead of a setTimeout per request. One per runtime (so one per worker), built with the pools.
 
+import { Buffer } from 'node:buffer'
+
 /** Something with a deadline, checked on every tick. */
 export interface Swept {
   /** Called on each tick with the clock's time; the item acts on its own deadline. */

@@ -1,6 +1,7 @@
 // One keep-alive connection to a backend server: writes a request (its head in one write, its body streamed with
 // backpressure), parses the answer with the strict parser as it is read into the runtime's shared buffer, and goes
 // back to its pool only after a complete, well-framed response to a completely sent request.
+import { Buffer } from 'node:buffer'
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { Readable } from 'node:stream'

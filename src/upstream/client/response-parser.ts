@@ -2,6 +2,8 @@
 // the socket filled, hands body bytes on as views of it, and refuses anything ambiguous: a response a proxy frames
 // differently from its backend is how requests get smuggled, so every doubt is an error, never a guess.
 
+import { Buffer } from 'node:buffer'
+
 /** Most bytes of a response head (status line and fields) or of a trailer section. */
 export const MAX_HEAD_BYTES = 16 * 1024
 
@@ -140,7 +142,7 @@ export class ResponseParser {
             if (end - pos >= this.#remaining) {
               const n = this.#remaining
               this.#remaining = 0
-              this.#sink.onWhole!(this.status, held, buf.subarray(pos, pos + n))
+              this.#sink.onWhole!(this.status, held, view(buf, pos, n))
               pos += n
               if (this.#state === BODY_LENGTH) this.#complete()
               return pos
@@ -150,14 +152,14 @@ export class ResponseParser {
           }
           const n = Math.min(this.#remaining, end - pos)
           this.#remaining -= n
-          const more = this.#sink.onBody(buf.subarray(pos, pos + n))
+          const more = this.#sink.onBody(view(buf, pos, n))
           pos += n
           if (this.#remaining === 0) { this.#complete(); return pos }
           if (!more) return pos
           break
         }
         case BODY_CLOSE: {
-          const more = this.#sink.onBody(buf.subarray(pos, end))
+          const more = this.#sink.onBody(view(buf, pos, end - pos))
           pos = end
           if (!more) return pos
           break
@@ -165,7 +167,7 @@ export class ResponseParser {
         case CHUNK_DATA: {
           const n = Math.min(this.#remaining, end - pos)
           this.#remaining -= n
-          const more = this.#sink.onBody(buf.subarray(pos, pos + n))
+          const more = this.#sink.onBody(view(buf, pos, n))
           pos += n
           if (this.#remaining === 0) this.#state = CHUNK_DATA_CR
           if (!more) return pos
@@ -288,6 +290,8 @@ export class ResponseParser {
     const h = Buffer.allocUnsafe(to - from)
     src.copy(h, 0, from, to)
     const n = h.length
+    const ab = h.buffer
+    const base = h.byteOffset
     let i = this.#statusLine(h)
     if (i === -1) return false
     const status = this.#lineStatus
@@ -318,8 +322,8 @@ export class ResponseParser {
       }
       if (h[i + 1] !== LF) return this.#fail('bare CR') !== -1
       i += 2
-      const name = h.subarray(lineStart, nameEnd)
-      const value = h.subarray(valueStart, valueEnd)
+      const name = Buffer.from(ab, base + lineStart, nameEnd - lineStart)
+      const value = Buffer.from(ab, base + valueStart, valueEnd - valueStart)
       const nl = nameEnd - lineStart
       if (nl === 14 && equalsLower(h, lineStart, 'content-length')) {
         if (length !== -1) return this.#fail('more than one Content-Length') !== -1
@@ -468,6 +472,15 @@ export class ResponseParser {
         return true
     }
   }
+}
+
+/**
+ * `buf[at, at + n)` as a Buffer sharing its memory. `subarray` does the same, but on a Buffer it looks up the species
+ * constructor (two generic property loads) and the backing store on every call: with two views per response field,
+ * a quarter of the parser's time (bench/micro/response-parse.bench.ts --views).
+ */
+function view (buf: Buffer, at: number, n: number): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset + at, n)
 }
 
 /** `h[at…]` equals lower-case ASCII `s`, ignoring the case of letters. */

@@ -1,6 +1,7 @@
 // The upstream stage for HTTP/2 servers (upstreams.NAME.protocol h2 or h2c): one stream per request on the server's
 // session, the request body piped with backpressure, the answer streamed to the client with backpressure and its
 // trailers relayed (gRPC's status travels in them). Failures, retries and passive health as forward.ts.
+import { Buffer } from 'node:buffer'
 import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import { UpstreamError } from '../../errors/index.ts'
