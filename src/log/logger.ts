@@ -37,30 +37,31 @@ const FILE_WRITE = 64 * 1024
  * full. A line from `write` (pino's) goes out at the end of the event-loop turn that logged it; a line from `hold`
  * (the access lines) may wait up to `holdMs` for company, as with nginx's `access_log … buffer=4k flush=…`. A write
  * per line cost the 100 B bench about a quarter of its rate with the access log on (issue 14). Lines keep their order.
+ *
+ * Each line is encoded into the piece's buffer as it comes, and pieces go out as bytes (sonic-boom's `buffer` mode).
+ * Kept as strings, the lines of a piece lived up to `holdMs`, long enough for scavenges to copy them and promote them,
+ * and the piece was a rope of thousands of strings that sonic-boom measured (a flattening pass) and then encoded: in a
+ * profile of the 100 B bench with the access log on, 12% of the worker's time went to the access log, 3.7% of it to
+ * flattening that rope. Encoded at once, a line dies young and its bytes sit outside the JS heap. Every piece gets a
+ * buffer of its own: an asynchronous destination holds on to it until written.
  */
 export class LineBatch {
-  readonly #out: { write (s: string): unknown }
+  readonly #out: { write (piece: Buffer): unknown }
   readonly #max: number
   readonly #holdMs: number
-  /** Measure lines in bytes (a pipe, where only whole writes up to PIPE_BUF stay atomic); else in characters. */
-  readonly #inBytes: boolean
-  #pending = ''
-  /** What #pending holds, in bytes or characters (see #inBytes). */
+  /** The piece being filled (null until a line comes after a write). */
+  #buf: Buffer | null = null
+  /** Bytes of #buf in use. */
   #size = 0
   #soon = false
   #later = false
   readonly #flushSoon = (): void => { this.#soon = false; this.flush() }
   readonly #flushLater = (): void => { this.#later = false; this.flush() }
 
-  /**
-   * `inBytes: false` (a regular file, where a write of any size lands whole) sizes pieces in characters, sparing a
-   * Buffer.byteLength per line: a piece of `max` characters may then hold up to 3 × `max` bytes.
-   */
-  constructor (out: { write (s: string): unknown }, max: number, holdMs = 0, inBytes = true) {
+  constructor (out: { write (piece: Buffer): unknown }, max: number, holdMs = 0) {
     this.#out = out
     this.#max = max
     this.#holdMs = holdMs
-    this.#inBytes = inBytes
   }
 
   write (line: string): boolean {
@@ -83,28 +84,42 @@ export class LineBatch {
   }
 
   #add (line: string): void {
-    const n = this.#inBytes ? Buffer.byteLength(line) : line.length
-    if (this.#size + n > this.#max && this.#size > 0) this.flush()
-    this.#pending += line
-    this.#size += n
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: only a line that might not fit is measured.
+    if (this.#max - this.#size < line.length * 3) {
+      const n = Buffer.byteLength(line)
+      if (this.#size + n > this.#max) {
+        this.flush()
+        // Longer than a piece: it goes alone, now (what came before it went just above).
+        if (n > this.#max) { this.#out.write(Buffer.from(line, 'utf8')); return }
+      }
+    }
+    const buf = this.#buf ??= Buffer.allocUnsafeSlow(this.#max)
+    this.#size += (buf as Utf8Writable).utf8Write(line, this.#size)
   }
 
   flush (): void {
-    if (this.#pending === '') return
-    const p = this.#pending
-    this.#pending = ''
+    const buf = this.#buf
+    if (buf === null || this.#size === 0) return
+    const piece = buf.subarray(0, this.#size)
+    this.#buf = null
     this.#size = 0
-    this.#out.write(p)
+    this.#out.write(piece)
   }
 }
+
+/**
+ * Buffer's own UTF-8 encoder, which `buf.write(s, offset)` calls after checking its arguments (Node 20 and 24 alike;
+ * not in @types/node). The caller has made sure the whole string fits.
+ */
+interface Utf8Writable extends Buffer { utf8Write (s: string, offset: number): number }
 
 /** A JSON logger appending to `file` (created with its folder if missing), with the same batching as stdout's. */
 export function createFileLogger ({ level, base = {}, holdMs = 0, file }: LoggerOptions & { file: string }): FileLogger {
   // As stdout (createLogger): a regular file (or one not yet made) takes synchronous writes of up to 64 KiB; each
   // worker opens it with O_APPEND, so every write lands whole at the end. A FIFO gets 4 KiB through the thread pool.
   const { sync, max } = pathWrites(file)
-  const sonic = pino.destination({ dest: file, append: true, mkdir: true, sync, minLength: 0, maxWrite: max })
-  const dest = new LineBatch(sonic, max, holdMs, !sync)
+  const sonic = pino.destination({ dest: file, append: true, mkdir: true, sync, minLength: 0, maxWrite: max, contentMode: 'buffer' })
+  const dest = new LineBatch(sonic as unknown as { write (piece: Buffer): unknown }, max, holdMs)
   const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
   process.once('exit', () => { try { dest.flush(); sonic.flushSync() } catch {} })
   return {
@@ -128,8 +143,8 @@ export function createLogger ({ level, pretty, base = {}, holdMs = 0 }: LoggerOp
   // to 64 KiB go synchronously, with no thread-pool round trip. With the access log on, 4 KiB pieces through the
   // thread pool cost the 100 B bench about a sixth of its rate against the 5% aimed for (README, Benchmarks).
   const { sync, max } = writesTo(1)
-  const sonic = pino.destination({ dest: 1, sync, minLength: 0, maxWrite: max })
-  const dest = new LineBatch(sonic, max, holdMs, !sync)
+  const sonic = pino.destination({ dest: 1, sync, minLength: 0, maxWrite: max, contentMode: 'buffer' })
+  const dest = new LineBatch(sonic as unknown as { write (piece: Buffer): unknown }, max, holdMs)
   const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
   process.once('exit', () => { try { dest.flush(); sonic.flushSync() } catch {} })
   return log

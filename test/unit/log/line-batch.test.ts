@@ -10,9 +10,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LineBatch, writesTo } from '../../../src/log/logger.ts'
 
-function sink (): { writes: string[], write (s: string): void } {
+/** A destination that keeps each piece as it got it, and its text. */
+function sink (): { writes: string[], pieces: Buffer[], write (piece: Buffer): void } {
   const writes: string[] = []
-  return { writes, write (s) { writes.push(s) } }
+  const pieces: Buffer[] = []
+  return { writes, pieces, write (piece) { pieces.push(piece); writes.push(piece.toString('utf8')) } }
 }
 
 test('lines of one turn go out in one write, at the end of the turn', async () => {
@@ -41,20 +43,19 @@ test('no write holds more than the cap, counted in bytes, and lines are never sp
   assert.equal(out.writes.join(''), lines.join(''))
 })
 
-test('for a regular file pieces are counted in characters: the cap holds in characters, every line whole and in order', async () => {
+test('lines leave as their UTF-8 bytes, and every piece has a buffer of its own (an asynchronous destination holds on to it)', async () => {
   const out = sink()
-  const b = new LineBatch(out, 4096, 0, false)
-  const lines = Array.from({ length: 200 }, (_, i) => `{"i":${i},"t":"${'é'.repeat(i % 50)}${'x'.repeat(100)}"}\n`)
-  for (const l of lines) b.write(l)
+  const b = new LineBatch(out, 4096)
+  const lines = Array.from({ length: 300 }, (_, i) => `{"i":${i},"t":"${'é日😀'.repeat(i % 40)}${'x'.repeat(60)}"}\n`)
+  for (const l of lines.slice(0, 150)) b.write(l)
   await tick()
-  assert.ok(out.writes.length > 1)
-  // Counted in bytes the pieces would have been smaller: some piece holds more than 4096 bytes, none more than 4096 characters.
-  assert.ok(out.writes.some((w) => Buffer.byteLength(w) > 4096), 'pieces sized in characters')
-  for (const w of out.writes) {
-    assert.ok(w.length <= 4096, `${w.length} characters in one write`)
-    assert.ok(w.endsWith('\n'))
-  }
-  assert.equal(out.writes.join(''), lines.join(''))
+  const first = out.pieces.map((p) => Buffer.from(p)) // copies of what was handed over
+  for (const l of lines.slice(150)) b.write(l)
+  await tick()
+  assert.ok(first.length > 1 && out.pieces.length > first.length)
+  first.forEach((copy, i) => { assert.ok(copy.equals(out.pieces[i]!), `piece ${i} changed after it was written`) })
+  assert.ok(Buffer.concat(out.pieces).equals(Buffer.from(lines.join(''), 'utf8')))
+  for (const p of out.pieces) assert.ok(p.length <= 4096 && p.at(-1) === 10)
 })
 
 test('a line longer than the cap goes alone', async () => {
