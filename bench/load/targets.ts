@@ -163,7 +163,8 @@ function switchyardYaml (port: number, backendPort: number, access: boolean, met
 
 /**
  * Another build or other Node flags measured in the same run as the checkout's build (`--variant`), so that a change
- * is judged by a ratio within one run: `root` holds that build's dist/ (a git worktree), `nodeFlags` go before the CLI.
+ * is judged by a ratio within one run: `root` holds that build's dist/ and node_modules (a git worktree, built, with
+ * node_modules installed or linked), `nodeFlags` go before the CLI.
  */
 export interface Variant {
   readonly name: string
