@@ -31,6 +31,8 @@ export interface FileLogger {
 const PIPE_BUF = 4096
 /** The most one write to a regular file holds. */
 const FILE_WRITE = 64 * 1024
+/** The smallest buffer a piece starts in. */
+const MIN_PIECE = 1024
 
 /**
  * Collects lines and writes them together in pieces of at most `max` bytes of whole lines, as soon as a piece is
@@ -53,6 +55,8 @@ export class LineBatch {
   #buf: Buffer | null = null
   /** Bytes of #buf in use. */
   #size = 0
+  /** Bytes of the last piece written: the next piece's buffer starts at twice that. */
+  #last = 0
   #soon = false
   #later = false
   readonly #flushSoon = (): void => { this.#soon = false; this.flush() }
@@ -84,23 +88,39 @@ export class LineBatch {
   }
 
   #add (line: string): void {
+    const buf = this.#buf
     // A UTF-16 code unit is at most 3 bytes of UTF-8: only a line that might not fit is measured.
-    if (this.#max - this.#size < line.length * 3) {
+    if (buf === null || buf.length - this.#size < line.length * 3) {
       const n = Buffer.byteLength(line)
       if (this.#size + n > this.#max) {
         this.flush()
         // Longer than a piece: it goes alone, now (what came before it went just above).
         if (n > this.#max) { this.#out.write(Buffer.from(line, 'utf8')); return }
       }
+      this.#room(n)
     }
-    const buf = this.#buf ??= Buffer.allocUnsafeSlow(this.#max)
-    this.#size += (buf as Utf8Writable).utf8Write(line, this.#size)
+    this.#size += (this.#buf as Utf8Writable).utf8Write(line, this.#size)
+  }
+
+  /**
+   * Makes room for `n` more bytes (the piece stays within `max`). A new piece starts at twice the last one's size, so
+   * a steady stream of access lines fills 64 KiB pieces while a warning now and then takes a small buffer, not 64 KiB.
+   */
+  #room (n: number): void {
+    const buf = this.#buf
+    const need = this.#size + n
+    if (buf !== null && buf.length >= need) return
+    const size = Math.min(this.#max, Math.max(need, MIN_PIECE, buf === null ? this.#last * 2 : buf.length * 2))
+    const grown = Buffer.allocUnsafeSlow(size)
+    if (buf !== null) buf.copy(grown, 0, 0, this.#size)
+    this.#buf = grown
   }
 
   flush (): void {
     const buf = this.#buf
     if (buf === null || this.#size === 0) return
     const piece = buf.subarray(0, this.#size)
+    this.#last = this.#size
     this.#buf = null
     this.#size = 0
     this.#out.write(piece)

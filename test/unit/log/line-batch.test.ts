@@ -58,6 +58,22 @@ test('lines leave as their UTF-8 bytes, and every piece has a buffer of its own 
   for (const p of out.pieces) assert.ok(p.length <= 4096 && p.at(-1) === 10)
 })
 
+test('a piece takes a buffer sized to what comes: a line now and then a small one, a stream of lines full 64 KiB ones', async () => {
+  const out = sink()
+  const b = new LineBatch(out, 64 * 1024)
+  b.write('{"warn":1}\n')
+  await tick()
+  assert.ok(out.pieces[0]!.buffer.byteLength <= 1024, `${out.pieces[0]!.buffer.byteLength} bytes held for one short line`)
+  const lines = Array.from({ length: 3000 }, (_, i) => `{"i":${i},"pad":"${'p'.repeat(90 + (i % 17))}"}\n`)
+  for (const l of lines) b.write(l)
+  await tick()
+  const burst = out.pieces.slice(1)
+  assert.ok(burst.length >= 4)
+  for (const p of burst) assert.ok(p.length <= 64 * 1024 && p.at(-1) === 10)
+  assert.ok(burst.slice(1, -1).every((p) => p.buffer.byteLength === 64 * 1024), 'pieces after the first of a stream start at the cap')
+  assert.ok(Buffer.concat(burst).equals(Buffer.from(lines.join(''))))
+})
+
 test('a line longer than the cap goes alone', async () => {
   const out = sink()
   const b = new LineBatch(out, 100)
