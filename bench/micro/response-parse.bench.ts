@@ -46,7 +46,7 @@ if (process.argv.includes('--views')) {
   const a: number[] = []
   const b: number[] = []
   for (let r = 0; r < rounds; r++) { a.push(nsPer(300_000, bySubarray) / 16); b.push(nsPer(300_000, byFrom) / 16) }
-  console.log(`one view: subarray ${median(a).toFixed(1)} ns, Buffer.from(arrayBuffer, offset, length) ${median(b).toFixed(1)} ns`)
+  console.log(`one view: subarray ${median(a).toFixed(1)} ns, Buffer.from(arrayBuffer, offset, length) ${median(b).toFixed(1)} ns (ratio ${(median(b) / median(a)).toFixed(2)})`)
   if (sum === 0) console.log('')
 }
 if (seen === 0) throw new Error('nothing parsed')

@@ -1,8 +1,9 @@
 // Where request body chunks live between the client's socket and the backend's (and, on the node engine, response
 // chunks between the backend's socket and the client's). The engine lends each chunk only for its callback (uWS
 // detaches it), so every one is copied; a fresh allocation per chunk made a 200 MiB upload leave ~70 MB of garbage
-// behind on Node 24 before V8 collected it (external memory is only counted towards a GC after 64 MiB). Large chunks are copied into buffers that come back here once the upstream socket has written them, so a
-// long upload reuses the same few buffers (test/unit/net/body-buffers.test.ts; test/integration/streaming.test.ts).
+// behind on Node 24 before V8 collected it (external memory is only counted towards a GC after 64 MiB). Large chunks
+// are copied into buffers that come back here once the upstream socket has written them, so a long upload reuses the
+// same few buffers (test/unit/net/body-buffers.test.ts; test/integration/streaming.test.ts).
 
 import { Buffer } from 'node:buffer'
 

@@ -16,7 +16,7 @@ const MAX_BODY = 4096
 const FIRST_BYTES_MS = 10_000
 
 /** Clients named by a trusted peer's header, by the connection's remote address and port (the same on a TLS socket). */
-const claimed = new Map<string, { readonly socket: Socket, readonly client: string }>()
+const claimed = new Map<string, { readonly client: string }>()
 
 const keyOf = (address: string | undefined, port: number | undefined): string => `${address ?? ''}|${port ?? 0}`
 
@@ -61,19 +61,19 @@ export function parseProxyV2 (b: Buffer): First {
   if (cmd === 0 || (transport !== 1 && transport !== 2)) return { kind: 'header', length: FIXED + len, client: undefined }
   if (family === 1) {
     if (len < 12) return { kind: 'bad' }
-    return { kind: 'header', length: FIXED + len, client: addressFromBytes(copy(b, FIXED, 4)) }
+    return { kind: 'header', length: FIXED + len, client: addressFromBytes(bytesAt(b, FIXED, 4)) }
   }
   if (family === 2) {
     if (len < 36) return { kind: 'bad' }
-    return { kind: 'header', length: FIXED + len, client: addressFromBytes(copy(b, FIXED, 16)) }
+    return { kind: 'header', length: FIXED + len, client: addressFromBytes(bytesAt(b, FIXED, 16)) }
   }
   return { kind: 'header', length: FIXED + len, client: undefined }
 }
 
-function copy (b: Buffer, at: number, n: number): ArrayBuffer {
-  const out = new ArrayBuffer(n)
-  new Uint8Array(out).set(b.subarray(at, at + n))
-  return out
+/** `b[at, at + n)` as an ArrayBuffer of its own (what addressFromBytes reads). */
+function bytesAt (b: Buffer, at: number, n: number): ArrayBuffer {
+  const from = b.byteOffset + at
+  return b.buffer.slice(from, from + n) as ArrayBuffer
 }
 
 /**
@@ -110,7 +110,7 @@ export function takeProxyHeader (socket: Socket, trusted: (peer: string) => bool
 
 function remember (socket: Socket, client: string): void {
   const key = keyOf(socket.remoteAddress, socket.remotePort)
-  const entry = { socket, client }
+  const entry = { client } // its identity tells this connection's entry from a later one on the same address and port
   claimed.set(key, entry)
   socket.once('close', () => { if (claimed.get(key) === entry) claimed.delete(key) })
 }
