@@ -33,6 +33,8 @@ const PIPE_BUF = 4096
 const FILE_WRITE = 64 * 1024
 /** The smallest buffer a piece starts in. */
 const MIN_PIECE = 1024
+/** Buffers of pieces being written kept for reuse: enough for a pipe's writes in flight through the thread pool. */
+const MAX_HANDED = 8
 
 /**
  * Collects lines and writes them together in pieces of at most `max` bytes of whole lines, as soon as a piece is
@@ -44,8 +46,12 @@ const MIN_PIECE = 1024
  * Kept as strings, the lines of a piece lived up to `holdMs`, long enough for scavenges to copy them and promote them,
  * and the piece was a rope of thousands of strings that sonic-boom measured (a flattening pass) and then encoded: in a
  * profile of the 100 B bench with the access log on, 12% of the worker's time went to the access log, 3.7% of it to
- * flattening that rope. Encoded at once, a line dies young and its bytes sit outside the JS heap. Every piece gets a
- * buffer of its own: an asynchronous destination holds on to it until written.
+ * flattening that rope. Encoded at once, a line dies young and its bytes sit outside the JS heap.
+ *
+ * A piece's buffer is the destination's until it reports every byte of it written (`written`, sonic-boom's 'write'
+ * event); then it takes the next piece's lines. A synchronous destination (a regular file) has written a piece by the
+ * time `write` returns, so one buffer serves every piece, instead of a new one per piece for V8 to account as external
+ * memory and collect. A destination that never reports, or fails a write, gets a new buffer per piece.
  */
 export class LineBatch {
   readonly #out: { write (piece: Buffer): unknown }
@@ -57,6 +63,15 @@ export class LineBatch {
   #size = 0
   /** Bytes of the last piece written: the next piece's buffer starts at twice that. */
   #last = 0
+  /** Bytes handed to the destination, and how many of them it has reported written, in order. */
+  #handed = 0
+  #written = 0
+  /**
+   * Buffers of the last pieces handed over, oldest first, each with the count of handed bytes at its end: a buffer is
+   * free again once the destination has written that many.
+   */
+  readonly #handedBufs: Buffer[] = []
+  readonly #handedEnds: number[] = []
   #soon = false
   #later = false
   readonly #flushSoon = (): void => { this.#soon = false; this.flush() }
@@ -95,7 +110,12 @@ export class LineBatch {
       if (this.#size + n > this.#max) {
         this.flush()
         // Longer than a piece: it goes alone, now (what came before it went just above).
-        if (n > this.#max) { this.#out.write(Buffer.from(line, 'utf8')); return }
+        if (n > this.#max) {
+          const alone = Buffer.from(line, 'utf8')
+          this.#handed += alone.length
+          this.#out.write(alone)
+          return
+        }
       }
       this.#room(n)
     }
@@ -110,6 +130,14 @@ export class LineBatch {
     const buf = this.#buf
     const need = this.#size + n
     if (buf !== null && buf.length >= need) return
+    if (buf === null) {
+      const bufs = this.#handedBufs
+      while (bufs.length > 0 && this.#handedEnds[0]! <= this.#written) {
+        const free = bufs.shift()!
+        this.#handedEnds.shift()
+        if (free.length >= need) { this.#buf = free; return }
+      }
+    }
     const size = Math.min(this.#max, Math.max(need, MIN_PIECE, buf === null ? this.#last * 2 : buf.length * 2))
     const grown = Buffer.allocUnsafeSlow(size)
     if (buf !== null) buf.copy(grown, 0, 0, this.#size)
@@ -123,7 +151,17 @@ export class LineBatch {
     this.#last = this.#size
     this.#buf = null
     this.#size = 0
+    this.#handed += piece.length
+    this.#handedBufs.push(buf)
+    this.#handedEnds.push(this.#handed)
+    // A destination that stopped reporting (a failed write) keeps none of them alive for long.
+    if (this.#handedBufs.length > MAX_HANDED) { this.#handedBufs.shift(); this.#handedEnds.shift() }
     this.#out.write(piece)
+  }
+
+  /** The destination reports `n` more bytes written, in the order they were handed (sonic-boom's 'write' event). */
+  written (n: number): void {
+    this.#written += n
   }
 }
 
@@ -139,7 +177,7 @@ export function createFileLogger ({ level, base = {}, holdMs = 0, file }: Logger
   // worker opens it with O_APPEND, so every write lands whole at the end. A FIFO gets 4 KiB through the thread pool.
   const { sync, max } = pathWrites(file)
   const sonic = pino.destination({ dest: file, append: true, mkdir: true, sync, minLength: 0, maxWrite: max, contentMode: 'buffer' })
-  const dest = new LineBatch(sonic as unknown as { write (piece: Buffer): unknown }, max, holdMs)
+  const dest = batchTo(sonic, max, holdMs)
   const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
   process.once('exit', () => { try { dest.flush(); sonic.flushSync() } catch {} })
   return {
@@ -164,10 +202,17 @@ export function createLogger ({ level, pretty, base = {}, holdMs = 0 }: LoggerOp
   // thread pool cost the 100 B bench about a sixth of its rate against the 5% aimed for (README, Benchmarks).
   const { sync, max } = writesTo(1)
   const sonic = pino.destination({ dest: 1, sync, minLength: 0, maxWrite: max, contentMode: 'buffer' })
-  const dest = new LineBatch(sonic as unknown as { write (piece: Buffer): unknown }, max, holdMs)
+  const dest = batchTo(sonic, max, holdMs)
   const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
   process.once('exit', () => { try { dest.flush(); sonic.flushSync() } catch {} })
   return log
+}
+
+/** A LineBatch writing to sonic-boom, which reports each write's bytes so that written pieces' buffers are reused. */
+function batchTo (sonic: ReturnType<typeof pino.destination>, max: number, holdMs: number): LineBatch {
+  const dest = new LineBatch(sonic as unknown as { write (piece: Buffer): unknown }, max, holdMs)
+  sonic.on('write', (n: number) => { dest.written(n) })
+  return dest
 }
 
 function pathWrites (file: string): { sync: boolean, max: number } {

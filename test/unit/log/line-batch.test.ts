@@ -43,7 +43,7 @@ test('no write holds more than the cap, counted in bytes, and lines are never sp
   assert.equal(out.writes.join(''), lines.join(''))
 })
 
-test('lines leave as their UTF-8 bytes, and every piece has a buffer of its own (an asynchronous destination holds on to it)', async () => {
+test('lines leave as their UTF-8 bytes, and a piece\'s buffer is its own until the destination reports it written', async () => {
   const out = sink()
   const b = new LineBatch(out, 4096)
   const lines = Array.from({ length: 300 }, (_, i) => `{"i":${i},"t":"${'é日😀'.repeat(i % 40)}${'x'.repeat(60)}"}\n`)
@@ -102,7 +102,7 @@ test('held lines wait for the timer unless a piece fills first; a plain line tak
   assert.deepEqual(out.writes.at(-1), '{"h":1}\n{"w":1}\n', 'a plain line is not held, and order is kept')
 })
 
-test('stdout to a regular file is written synchronously in pieces of up to 64 KiB; a pipe in 4 KiB pieces through the thread pool', (t) => {
+test('stdout to a regular file is written synchronously in pieces of up to 64 KiB; a pipe in 4 KiB pieces', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'swy-log-'))
   t.after(() => { rmSync(dir, { recursive: true, force: true }) })
   const file = openSync(join(dir, 'out.log'), 'a')
@@ -143,4 +143,62 @@ test('processes sharing one log file (as workers share stdout) never interleave 
   }
   assert.equal(seen.a.size, 4000)
   assert.equal(seen.b.size, 4000)
+})
+
+test('a piece\'s buffer takes new lines only once the destination reports every byte of it written', async () => {
+  const handed: Buffer[] = []
+  const copies: Buffer[] = [] // each piece as it was when handed over
+  const b = new LineBatch({ write (piece: Buffer) { handed.push(piece); copies.push(Buffer.from(piece)) } }, 4096)
+  const lines = Array.from({ length: 600 }, (_, i) => `{"i":${i},"pad":"${'x'.repeat(100 + (i % 50))}"}\n`)
+  for (const l of lines.slice(0, 200)) b.write(l)
+  await tick()
+  const first = handed.length
+  assert.ok(first >= 4)
+  assert.equal(new Set(handed.map((p) => p.buffer)).size, first, 'nothing reported: a buffer per piece')
+  // The first piece written, the second all but its last byte.
+  b.written(handed[0]!.length + handed[1]!.length - 1)
+  for (const l of lines.slice(200, 400)) b.write(l)
+  await tick()
+  assert.equal(handed[first]!.buffer, handed[0]!.buffer, 'the written piece\'s buffer takes the next piece')
+  assert.equal(handed.slice(first + 1).filter((p) => handed.slice(0, first).some((q) => q.buffer === p.buffer)).length, 0,
+    'no other buffer still being written is taken')
+  handed.forEach((p, i) => { if (i !== 0) assert.ok(p.equals(copies[i]!), `piece ${i} changed after it was handed over`) })
+  assert.equal(Buffer.concat(copies).toString(), lines.slice(0, 400).join(''))
+})
+
+test('a destination that writes as it is called (a regular file) has one buffer serve piece after piece', async () => {
+  const copies: Buffer[] = []
+  const buffers = new Set<ArrayBufferLike>()
+  const b: LineBatch = new LineBatch({ write (piece: Buffer) { buffers.add(piece.buffer); copies.push(Buffer.from(piece)); b.written(piece.length) } }, 4096)
+  const lines = Array.from({ length: 3000 }, (_, i) => `{"i":${i},"t":"${'é'.repeat(i % 7)}${'x'.repeat(60 + (i % 90))}"}\n`)
+  for (let i = 0; i < lines.length; i += 100) {
+    for (const l of lines.slice(i, i + 100)) b.write(l)
+    await tick()
+  }
+  assert.ok(copies.length > 50)
+  // A piece starts small after a small one and grows by a new buffer; the largest is then used from piece to piece.
+  assert.ok(buffers.size <= 4, `${buffers.size} buffers for ${copies.length} pieces`)
+  assert.equal(Buffer.concat(copies).toString(), lines.join(''))
+})
+
+test('stdout on a pipe: every line arrives whole and in order, its pieces\' buffers reused', async () => {
+  const logger = new URL('../../../src/log/logger.js', import.meta.url).href
+  const script = `
+    const { createLogger } = await import(${JSON.stringify(logger)})
+    const log = createLogger({ level: 'info', pretty: false, base: {}, holdMs: 5 })
+    for (let turn = 0; turn < 60; turn++) {
+      for (let i = 0; i < 200; i++) log.info({ n: turn * 200 + i, pad: 'é'.repeat(i % 5) + 'x'.repeat(50 + (i * 37) % 300) })
+      await new Promise((resolve) => setImmediate(resolve))
+    }`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const chunks: Buffer[] = []
+  child.stdout.on('data', (c: Buffer) => chunks.push(c))
+  assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0)
+  const lines = Buffer.concat(chunks).toString('utf8').split('\n')
+  assert.equal(lines.pop(), '', 'ends with a whole line')
+  assert.deepEqual(lines.map((l) => (JSON.parse(l) as { n: number }).n), Array.from({ length: 12_000 }, (_, i) => i))
+  for (const [i, l] of lines.entries()) {
+    const pad = (JSON.parse(l) as { pad: string }).pad
+    assert.equal(pad, 'é'.repeat((i % 200) % 5) + 'x'.repeat(50 + ((i % 200) * 37) % 300), `line ${i}`)
+  }
 })
