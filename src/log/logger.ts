@@ -2,6 +2,7 @@
 import { Buffer } from 'node:buffer'
 import { fstatSync, statSync } from 'node:fs'
 import { pino, type Logger, type LevelWithSilent } from 'pino'
+import { PipeSink } from './pipe-sink.ts'
 
 export type { Logger }
 
@@ -31,6 +32,11 @@ export interface FileLogger {
 const PIPE_BUF = 4096
 /** The most one write to a regular file holds. */
 const FILE_WRITE = 64 * 1024
+/**
+ * Bytes of log lines a worker keeps for a stdout pipe whose reader is behind, before it drops lines: about two
+ * seconds of access lines at 15k requests a second.
+ */
+const PIPE_QUEUE = 16 * 1024 * 1024
 /** The smallest buffer a piece starts in. */
 const MIN_PIECE = 1024
 /** Buffers of pieces being written kept for reuse: enough for a pipe's writes in flight through the thread pool. */
@@ -195,12 +201,20 @@ export function createLogger ({ level, pretty, base = {}, holdMs = 0 }: LoggerOp
     return pino({ level, base }, pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }))
   }
   // Workers share stdout, and only writes up to PIPE_BUF (4 KiB) on a pipe never interleave: every write to a pipe
-  // or socket holds at most 4 KiB of whole lines (a longer line goes alone), written from libuv's thread pool so a
-  // slow reader never blocks the event loop. On a regular file every write(2) is whole (the kernel holds the file
-  // position's lock for it), and a write only copies into the page cache, as nginx's access_log does: batches of up
-  // to 64 KiB go synchronously, with no thread-pool round trip. With the access log on, 4 KiB pieces through the
-  // thread pool cost the 100 B bench about a sixth of its rate against the 5% aimed for (README, Benchmarks).
+  // or socket holds at most 4 KiB of whole lines (a longer line goes alone), each one write(2) from the event loop
+  // that never waits for a reader that is behind (pipe-sink.ts). On a regular file every write(2) is whole (the
+  // kernel holds the file position's lock for it), and a write only copies into the page cache, as nginx's
+  // access_log does: batches of up to 64 KiB go synchronously.
   const { sync, max } = writesTo(1)
+  if (!sync) {
+    // Node's own stdout stream puts a pipe in non-blocking mode: made here, so that a reader that is behind makes
+    // writes wait in the sink's queue rather than block the worker (and the same whichever process made it first).
+    void process.stdout
+    const dest: LineBatch = new LineBatch({ write (piece) { sink.write(piece) } }, max, holdMs)
+    const sink = new PipeSink(1, { limit: PIPE_QUEUE, onDone: (n) => { dest.written(n) } })
+    process.once('exit', () => { try { dest.flush(); sink.flushSync() } catch {} })
+    return pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
+  }
   const sonic = pino.destination({ dest: 1, sync, minLength: 0, maxWrite: max, contentMode: 'buffer' })
   const dest = batchTo(sonic, max, holdMs)
   const log = pino({ level, base, timestamp: pino.stdTimeFunctions.isoTime }, dest)
@@ -222,7 +236,7 @@ function pathWrites (file: string): { sync: boolean, max: number } {
   return { sync: true, max: FILE_WRITE }
 }
 
-/** How log lines are written to `fd`: synchronously in pieces of up to 64 KiB to a regular file, else 4 KiB through the thread pool. */
+/** How log lines are written to `fd`: in pieces of up to 64 KiB to a regular file, else (a pipe, a socket) of 4 KiB. */
 export function writesTo (fd: number): { sync: boolean, max: number } {
   let file = false
   try { file = fstatSync(fd).isFile() } catch {}
