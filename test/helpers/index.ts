@@ -277,7 +277,9 @@ export async function runCli (args: readonly string[], o: CliOptions = {}): Prom
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const [code] = await once(child, 'exit') as [number | null]
+  // 'close', not 'exit': the child can exit before its stdout and stderr have been read to the end (under load the
+  // last 'data' came after 'exit', and check's refusal arrived as an empty stderr).
+  const [code] = await once(child, 'close') as [number | null]
   return { code, stdout, stderr }
 }
 

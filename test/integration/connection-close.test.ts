@@ -101,7 +101,7 @@ async function agentClose (args: readonly string[]): Promise<ReloadBenchResult['
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
   const timer = setTimeout(() => { child.kill('SIGKILL') }, 90_000)
-  const [code] = await once(child, 'exit') as [number | null]
+  const [code] = await once(child, 'close') as [number | null] // 'close': stdout read to its end
   clearTimeout(timer)
   const line = out.trim().split('\n').at(-1) ?? ''
   assert.ok(line.startsWith('{'), `the reload driver exited ${String(code)} without a result:\n${err.slice(-3000)}`)

@@ -38,7 +38,7 @@ test('under load, 64 connections, keep-alive and a new connection per request: 3
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.on('data', (d: Buffer) => { err += d.toString() })
   const timer = setTimeout(() => { child.kill('SIGKILL') }, 120_000)
-  const [code] = await once(child, 'exit') as [number | null]
+  const [code] = await once(child, 'close') as [number | null] // 'close': stdout read to its end
   clearTimeout(timer)
   const line = out.trim().split('\n').at(-1) ?? ''
   // A driver that died says why on stderr: show it rather than a JSON parse error.
