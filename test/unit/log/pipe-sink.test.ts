@@ -95,3 +95,24 @@ test('a pipe nobody reads any more (EPIPE) drops every piece and never throws', 
   assert.equal(sink.dropped, 50)
   sink.flushSync()
 })
+
+test('a reader that was stalled and reads again is written to within a millisecond of each try that wrote something', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] })
+  const { writer, reader } = fifo(t)
+  const sink = new PipeSink(writer, { limit: 1 << 20 })
+  for (let i = 0; i < 100; i++) sink.write(piece(i * 10).bytes) // ~400 KB against a 64 KiB pipe
+  const waiting = sink.queued
+  assert.ok(waiting > 0)
+  // Stalled: the tries back off (1, 2, 4 … 64 ms apart) and write nothing.
+  t.mock.timers.tick(1000)
+  assert.equal(sink.queued, waiting)
+  // The reader empties the pipe; the next try, within the longest wait, fills it again...
+  readNow(reader)
+  t.mock.timers.tick(64)
+  const after = sink.queued
+  assert.ok(after < waiting, 'a try wrote')
+  // ...and having written, the sink tries again 1 ms later, not after the 64 ms it had backed off to.
+  readNow(reader)
+  t.mock.timers.tick(1)
+  assert.ok(sink.queued < after, 'tried again 1 ms later')
+})
