@@ -66,7 +66,9 @@ export async function startFastBackend (root: string, tmpDir: string, cpu: numbe
       throw err
     }
   }
-  const dir = join(existsSync('/dev/shm') ? await mkdtemp(join('/dev/shm', 'switchyard-bench-')) : tmpDir, 'backend')
+  // The files on a tmpfs when there is one, in a folder of their own that stop() removes (under tmpDir, the run's).
+  const own = existsSync('/dev/shm') ? await mkdtemp(join('/dev/shm', 'switchyard-bench-')) : null
+  const dir = join(own ?? tmpDir, 'backend')
   await mkdir(join(dir, 'www'), { recursive: true })
   await writeFile(join(dir, 'www/100b'), Buffer.alloc(100, 'x'))
   await writeFile(join(dir, 'www/64k'), Buffer.alloc(65_536, 'y'))
@@ -93,6 +95,7 @@ export async function startFastBackend (root: string, tmpDir: string, cpu: numbe
     await waitForHttp200(child, `${url}/100b`, READY_MS)
   } catch (err) {
     await stopChild(child)
+    await rm(own ?? dir, { recursive: true, force: true })
     throw err
   }
   return {
@@ -100,7 +103,7 @@ export async function startFastBackend (root: string, tmpDir: string, cpu: numbe
     url,
     pgid: child.pid,
     kind: 'nginx serving static files (sendfile off)',
-    stop: async () => { await stopChild(child); await rm(dir, { recursive: true, force: true }) }
+    stop: async () => { await stopChild(child); await rm(own ?? dir, { recursive: true, force: true }) }
   }
 }
 
