@@ -39,7 +39,7 @@ const FILE_WRITE = 64 * 1024
 const PIPE_QUEUE = 16 * 1024 * 1024
 /** The smallest buffer a piece starts in. */
 const MIN_PIECE = 1024
-/** Buffers of pieces being written kept for reuse: enough for a pipe's writes in flight through the thread pool. */
+/** Buffers of pieces being written kept for reuse: enough for a FIFO's writes in flight through the thread pool. */
 const MAX_HANDED = 8
 
 /**
