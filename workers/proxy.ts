@@ -127,14 +127,17 @@ async function start (config: Config, generation: number): Promise<void> {
     ? createFileLogger({ level: config.log.level, base: { role: 'worker', worker: id, generation }, holdMs: 100, file: accessTo })
     : undefined
   if (accessFile !== undefined) reopenAccess = () => { accessFile.reopen() }
-  const logAccess = accessTo === false ? undefined : createAccessLog(accessFile?.log ?? log, clock)
-  // What a finished request leaves behind: its access line, its X-Cache in the cache's counters, its metrics.
+  const logAccess = accessTo === false ? undefined : createAccessLog(accessFile?.log ?? log)
+  // What a finished request leaves behind: its access line, its X-Cache in the cache's counters, its metrics, with
+  // one reading of the clock for the line and the metrics (none when neither is on).
   const c = cache
   const logged = c === undefined
     ? logAccess ?? (() => {})
-    : logAccess === undefined ? (ex: Exchange) => { c.answered(ex.cacheStatus) } : (ex: Exchange) => { c.answered(ex.cacheStatus); logAccess(ex) }
+    : logAccess === undefined ? (ex: Exchange) => { c.answered(ex.cacheStatus) } : (ex: Exchange, end: number) => { c.answered(ex.cacheStatus); logAccess(ex, end) }
   const m = metrics
-  const access = m === undefined ? logged : (ex: Exchange) => { m.completed(ex, clock()); logged(ex) }
+  const access = m !== undefined
+    ? (ex: Exchange) => { const end = clock(); m.completed(ex, end); logged(ex, end) }
+    : logAccess === undefined ? (ex: Exchange) => { logged(ex, 0) } : (ex: Exchange) => { logged(ex, clock()) }
   const common: ListenerOptions = {
     stages: () => runtime.stages,
     replies: createLocalReplies(log),

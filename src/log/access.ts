@@ -11,24 +11,34 @@ interface PinoInternals {
   [pino.symbols.chindingsSym]: string
 }
 
-export function createAccessLog (log: Logger, clock: () => number): (ex: Exchange) => void {
+/**
+ * The access log of a worker: a function taking each finished exchange and the clock's reading when it finished (the
+ * `clock` its start time was read from, so that one reading serves the metrics and the line).
+ */
+export function createAccessLog (log: Logger): (ex: Exchange, end: number) => void {
   if (!log.isLevelEnabled('info')) return () => {}
   const internals = log as unknown as PinoInternals
   const stream = internals[pino.symbols.streamSym]
   const write = stream.hold === undefined ? (line: string): void => { stream.write(line) } : stream.hold.bind(stream)
   const head = `{"level":${log.levels.values.info!},"time":"`
-  const bound = `"${internals[pino.symbols.chindingsSym]},"kind":"access","reqId":`
+  const bound = `"${internals[pino.symbols.chindingsSym]},"kind":"access","reqId":"`
   const time = createIsoClock()
+  // Everything before the request id, the time included, made once per millisecond: about 110 characters that would
+  // otherwise be joined into every line (at 20k lines a second, ~20 lines share one).
+  let lastMs = Number.NaN
+  let prefix = ''
   // The route and server of the last line, quoted: the same few come back line after line, so each is escaped once
   // per change rather than once per line.
   let lastRoute: unknown = null
   let routeJson = ''
   let lastTarget: unknown = null
   let targetJson = ''
-  return function logAccess (ex) {
+  return function logAccess (ex, end) {
+    const ms = Date.now()
+    if (ms !== lastMs) { lastMs = ms; prefix = `${head}${time(ms)}${bound}` }
     // Strings the client sent are escaped as JSON.stringify would; numbers go as they are. The request id needs no
     // escaping: it is ours (request-id.ts) or the client's only if it matched the guard's SAFE_ID (letters, digits, ._:@+=-).
-    let line = `${head}${time(Date.now())}${bound}"${ex.requestId}","client":${jsonString(ex.clientIp)},"method":${jsonString(ex.method)},"host":${jsonString(ex.host)},"path":${jsonString(ex.path)}`
+    let line = `${prefix}${ex.requestId}","client":${jsonString(ex.clientIp)},"method":${jsonString(ex.method)},"host":${jsonString(ex.host)},"path":${jsonString(ex.path)}`
     if (ex.query !== '') line += `,"query":${jsonString(ex.query)}`
     line += `,"proto":"${ex.protocol}"`
     line += `,"status":${ex.aborted && ex.status === 0 ? 499 : ex.status},"bytes":${ex.bytesSent}`
@@ -59,7 +69,7 @@ export function createAccessLog (log: Logger, clock: () => number): (ex: Exchang
     if (ex.upstreamTtfb >= 0) line += `,"ttfbMs":${hundredths(ex.upstreamTtfb)}`
     const ws = ex.ws
     if (ws !== null) line += `,"ws":{"in":${ws.messagesIn},"bytesIn":${ws.bytesIn},"out":${ws.messagesOut},"bytesOut":${ws.bytesOut},"close":${ws.code}}`
-    write(`${line},"ms":${hundredths(clock() - ex.startTime)}}\n`)
+    write(`${line},"ms":${hundredths(end - ex.startTime)}}\n`)
   }
 }
 

@@ -49,7 +49,7 @@ for (const c of cases) {
   test(`access line: ${c.name}`, () => {
     const ours = capture()
     const theirs = capture()
-    createAccessLog(ours.log, () => 12.345)(exchange(c.input))
+    createAccessLog(ours.log)(exchange(c.input), 12.345)
     // What the line was before: pino's own serialisation of the same object.
     const ex = exchange(c.input)
     theirs.log.child({ kind: 'access' }).info({
@@ -74,7 +74,7 @@ for (const c of cases) {
 
 test('each line names its own route and server, whichever came before it', () => {
   const c = capture()
-  const logAccess = createAccessLog(c.log, () => 1)
+  const logAccess = createAccessLog(c.log)
   const routes = [{ id: '/a', upstream: 'u', stages: [] }, { id: '/b"', upstream: 'u', stages: [] }]
   const targets = [0, 1].map((index) => ({ index, url: `http://127.0.0.1:900${index}`, weight: 1, inflight: 0, healthy: true }))
   const order = [[0, 0], [0, 0], [1, 0], [1, 1], [0, 1], [0, 0]] as const
@@ -82,15 +82,28 @@ test('each line names its own route and server, whichever came before it', () =>
     const ex = exchange({ path: '/' })
     ex.route = routes[r]!
     ex.target = targets[t]!
-    logAccess(ex)
+    logAccess(ex, 11)
   }
   assert.deepEqual(c.lines.map((l) => { const o = JSON.parse(l) as { route: string, upstream: string }; return [o.route, o.upstream] }),
     order.map(([r, t]) => [routes[r]!.id, targets[t]!.url]))
 })
 
+test('each line has its own millisecond\'s time, and its duration from the end time it is given', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 11, 31, 23, 59, 59, 998) })
+  const c = capture()
+  const logAccess = createAccessLog(c.log)
+  const expected: Array<[string, number]> = []
+  for (const step of [0, 0, 1, 1, 0, 5, 1000]) {
+    t.mock.timers.tick(step)
+    logAccess(exchange({ path: '/' }), 10 + step / 4) // startTime 10
+    expected.push([new Date(Date.now()).toISOString(), Math.round(step / 4 * 100) / 100])
+  }
+  assert.deepEqual(c.lines.map((l) => { const o = JSON.parse(l) as { time: string, ms: number }; return [o.time, o.ms] }), expected)
+})
+
 test('no access line below info', () => {
   const c = capture('warn')
-  createAccessLog(c.log, () => 0)(exchange({ path: '/a' }))
+  createAccessLog(c.log)(exchange({ path: '/a' }), 0)
   assert.deepEqual(c.lines, [])
 })
 
