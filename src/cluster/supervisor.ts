@@ -3,7 +3,6 @@
 // It never carries client traffic.
 import cluster, { type Worker } from 'node:cluster'
 import { availableParallelism } from 'node:os'
-import { once } from 'node:events'
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.ts'
 import { isFromWorker, type FromWorker, type ToWorker } from './messages.ts'
@@ -268,7 +267,10 @@ export class Supervisor {
     const w = t.worker
     t.state = 'draining'
     if (w.isDead()) return
-    const exited = once(w, 'exit')
+    // Not events.once: it rejects on 'error', and a worker that exits as the drain message goes out makes the send
+    // fail with EPIPE (an 'error' on the worker): the drain must still wait for the exit, not throw (it took the
+    // primary down in a Node 24 CI run of 10 reloads).
+    const exited = new Promise<void>((resolve) => { w.once('exit', () => { resolve() }) })
     this.#send(w, { type: 'drain', timeoutMs, handover })
     const kill = setTimeout(() => { w.process.kill('SIGKILL') }, timeoutMs + 1000)
     await exited
