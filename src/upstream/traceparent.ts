@@ -8,8 +8,6 @@ import { randomFillSync } from 'node:crypto'
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
 const ZERO_TRACE = '0'.repeat(32)
 const ZERO_PARENT = '0'.repeat(16)
-const ONE_TRACE = '1'.padStart(32, '0')
-const ONE_PARENT = '1'.padStart(16, '0')
 
 /** Whether `v` is a traceparent to keep: the format, version not ff, version 00 exactly, ids not all zero. */
 export function validTraceparent (v: string): boolean {
@@ -20,19 +18,59 @@ export function validTraceparent (v: string): boolean {
   return m[2] !== ZERO_TRACE && m[3] !== ZERO_PARENT
 }
 
+/** Traceparents made per draw of random bytes: 4080 bytes, 16 for the trace id and 8 for the parent id of each. */
+const PER_DRAW = 170
+/** `00-` 32 hex `-` 16 hex `-01`. */
+const LENGTH = 55
+const HEX = Buffer.from('0123456789abcdef', 'latin1')
+
 /**
  * A source of new traceparents (`00-<trace id>-<parent id>-01`, sampled), from random bytes drawn 4 KiB at a time
- * rather than a crypto call per request.
+ * rather than a crypto call per request. Each draw is written out as the text of 170 traceparents side by side, made
+ * into one string, and each traceparent is a slice of it: one flat piece where a traceparent goes into a request head
+ * or an access line, instead of five pieces (and two hex conversions) per request.
  */
 export function createTraceStarter (fill: (buf: Uint8Array) => void = randomFillSync): () => string {
-  const pool = Buffer.alloc(4080) // a multiple of 24 bytes (16 + 8 per id)
-  let at = pool.length
+  const random = Buffer.alloc(PER_DRAW * 24)
+  const text = Buffer.alloc(PER_DRAW * LENGTH)
+  let texts = ''
+  let next = PER_DRAW
   return () => {
-    if (at === pool.length) { fill(pool); at = 0 }
-    const trace = pool.toString('hex', at, at + 16)
-    const parent = pool.toString('hex', at + 16, at + 24)
-    at += 24
-    // The format is right by construction; only an all-zero id (2^-64 per draw) would be invalid, and gets a fixed one.
-    return `00-${trace === ZERO_TRACE ? ONE_TRACE : trace}-${parent === ZERO_PARENT ? ONE_PARENT : parent}-01`
+    if (next === PER_DRAW) {
+      fill(random)
+      for (let i = 0; i < PER_DRAW; i++) writeTraceparent(random, i * 24, text, i * LENGTH)
+      texts = text.toString('latin1')
+      next = 0
+    }
+    const at = LENGTH * next++
+    return texts.slice(at, at + LENGTH)
   }
+}
+
+/**
+ * Writes the traceparent of the 24 random bytes at `from` into `to` at `at`. The format is right by construction; only
+ * an all-zero id (2^-64 per draw) would be invalid, and gets a fixed one (…0001).
+ */
+function writeTraceparent (random: Uint8Array, from: number, to: Uint8Array, at: number): void {
+  to[at] = 0x30 // 0
+  to[at + 1] = 0x30
+  to[at + 2] = 0x2d // -
+  hex(random, from, 16, to, at + 3)
+  to[at + 35] = 0x2d
+  hex(random, from + 16, 8, to, at + 36)
+  to[at + 52] = 0x2d
+  to[at + 53] = 0x30
+  to[at + 54] = 0x31 // 1
+}
+
+/** `n` bytes at `from` as lower-case hex at `at`, or …0001 if they are all zero. */
+function hex (random: Uint8Array, from: number, n: number, to: Uint8Array, at: number): void {
+  let any = 0
+  for (let i = 0; i < n; i++) {
+    const b = random[from + i]!
+    any |= b
+    to[at + 2 * i] = HEX[b >> 4]!
+    to[at + 2 * i + 1] = HEX[b & 15]!
+  }
+  if (any === 0) to[at + 2 * n - 1] = 0x31
 }

@@ -28,3 +28,22 @@ test('started traceparents are valid, sampled and all different, across pool ref
   }
   assert.equal(seen.size, 500)
 })
+
+test('a started traceparent is its draw\'s random bytes in hex: 16 for the trace id, 8 for the parent id', () => {
+  let draws = 0
+  // Byte k of draw d is (k * 7 + d) & 0xff: every byte value, at known places.
+  const start = createTraceStarter((buf) => { for (let k = 0; k < buf.length; k++) buf[k] = (k * 7 + draws) & 0xff; draws++ })
+  for (let i = 0; i < 400; i++) {
+    const draw = Math.floor(i / 170)
+    const bytes = Buffer.from(Array.from({ length: 24 }, (_, k) => ((i % 170) * 24 + k) * 7 + draw))
+    assert.equal(start(), `00-${bytes.toString('hex', 0, 16)}-${bytes.toString('hex', 16, 24)}-01`, `traceparent ${i}`)
+  }
+  assert.equal(draws, 3)
+})
+
+test('all-zero random bytes give the ids …0001, not the invalid all-zero ones', () => {
+  const start = createTraceStarter((buf) => { buf.fill(0) })
+  const s = start()
+  assert.equal(s, `00-${'1'.padStart(32, '0')}-${'1'.padStart(16, '0')}-01`)
+  assert.ok(validTraceparent(s))
+})
