@@ -35,34 +35,34 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
   let targetJson = ''
   return function logAccess (ex, end) {
     const ms = Date.now()
-    if (ms !== lastMs) { lastMs = ms; prefix = `${head}${time(ms)}${bound}` }
+    if (ms !== lastMs) { lastMs = ms; prefix = flat(`${head}${time(ms)}${bound}`) }
     // Strings the client sent are escaped as JSON.stringify would; numbers go as they are. The request id needs no
     // escaping: it is ours (request-id.ts) or the client's only if it matched the guard's SAFE_ID (letters, digits, ._:@+=-).
-    let line = `${prefix}${ex.requestId}","client":${jsonString(ex.clientIp)},"method":${jsonString(ex.method)},"host":${jsonString(ex.host)},"path":${jsonString(ex.path)}`
-    if (ex.query !== '') line += `,"query":${jsonString(ex.query)}`
-    line += `,"proto":"${ex.protocol}"`
-    line += `,"status":${ex.aborted && ex.status === 0 ? 499 : ex.status},"bytes":${ex.bytesSent}`
+    // The line is a rope of strings that the write flattens, at a few nanoseconds a piece: the usual fields go in one
+    // template, so that the text between them makes one piece each and a field needing no escapes adds one piece.
+    const ip = ex.clientIp
+    const method = ex.method
+    const host = ex.host
+    const path = ex.path
+    let line = NEEDS_ESCAPE.test(ip) || NEEDS_ESCAPE.test(method) || NEEDS_ESCAPE.test(host) || NEEDS_ESCAPE.test(path)
+      ? `${prefix}${ex.requestId}","client":${JSON.stringify(ip)},"method":${JSON.stringify(method)},"host":${JSON.stringify(host)},"path":${JSON.stringify(path)}`
+      : `${prefix}${ex.requestId}","client":"${ip}","method":"${method}","host":"${host}","path":"${path}"`
+    const query = ex.query
     const body = ex.body
-    line += `,"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`
+    line += `${query === '' ? '' : NEEDS_ESCAPE.test(query) ? `,"query":${JSON.stringify(query)}` : `,"query":"${query}"`},"proto":"${ex.protocol}","status":${ex.aborted && ex.status === 0 ? 499 : ex.status},"bytes":${ex.bytesSent},"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`
     // The combined format's two request fields (nginx $http_user_agent, $http_referer), when the client sent them.
     const ua = ex.header('user-agent')
-    if (ua !== undefined) line += `,"userAgent":${jsonString(ua)}`
+    if (ua !== undefined) line += NEEDS_ESCAPE.test(ua) ? `,"userAgent":${JSON.stringify(ua)}` : `,"userAgent":"${ua}"`
     const referer = ex.header('referer')
-    if (referer !== undefined) line += `,"referer":${jsonString(referer)}`
+    if (referer !== undefined) line += NEEDS_ESCAPE.test(referer) ? `,"referer":${JSON.stringify(referer)}` : `,"referer":"${referer}"`
     const tp = ex.traceparent
     // 55 characters: version 00's fixed format, hex and dashes only (traceparent.ts validated or made it).
-    if (tp !== '') line += `,"traceparent":${tp.length === TRACEPARENT_00 ? `"${tp}"` : jsonString(tp)}`
+    if (tp !== '') line += tp.length === TRACEPARENT_00 ? `,"traceparent":"${tp}"` : `,"traceparent":${JSON.stringify(tp)}`
     const route = ex.route
-    if (route !== null) {
-      if (route !== lastRoute) { lastRoute = route; routeJson = `,"route":${jsonString(route.id)}` }
-      line += routeJson
-    }
+    if (route !== null && route !== lastRoute) { lastRoute = route; routeJson = flat(`,"route":${jsonString(route.id)}`) }
     const target = ex.target
-    if (target !== null) {
-      if (target !== lastTarget) { lastTarget = target; targetJson = `,"upstream":${jsonString(target.url)}` }
-      line += targetJson
-    }
-    line += `,"attempts":${ex.attempts}`
+    if (target !== null && target !== lastTarget) { lastTarget = target; targetJson = flat(`,"upstream":${jsonString(target.url)}`) }
+    line += `${route === null ? '' : routeJson}${target === null ? '' : targetJson},"attempts":${ex.attempts}`
     if (ex.cacheStatus !== null) line += `,"cache":${jsonString(ex.cacheStatus)}`
     if (ex.errorCode !== null) line += `,"code":"${ex.errorCode}"`
     if (ex.aborted) line += ',"aborted":true'
@@ -71,6 +71,18 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
     if (ws !== null) line += `,"ws":{"in":${ws.messagesIn},"bytesIn":${ws.bytesIn},"out":${ws.messagesOut},"bytesOut":${ws.bytesOut},"close":${ws.code}}`
     write(`${line},"ms":${hundredths(end - ex.startTime)}}\n`)
   }
+}
+
+/** Matches any string. */
+const ANY = /(?:)/
+
+/**
+ * `s` made one flat string in place, not a rope: V8 flattens a regular expression's subject (a call with effects,
+ * which the optimising compiler keeps). Done once here, it spares every line that includes `s` its pieces.
+ */
+function flat (s: string): string {
+  ANY.test(s)
+  return s
 }
 
 /** Length of a version-00 traceparent: `00-` 32 hex `-` 16 hex `-` 2 hex. */

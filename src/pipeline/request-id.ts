@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 
 export function createRequestIds (): () => string {
-  const prefix = randomBytes(6).toString('base64url')
+  const prefix = `${randomBytes(6).toString('base64url')}-`
   let n = 0
-  return () => `${prefix}-${(++n).toString(36)}`
+  return () => `${prefix}${(++n).toString(36)}`
 }

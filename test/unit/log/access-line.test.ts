@@ -42,6 +42,10 @@ const cases = [
     name: 'the combined format\'s fields: query, user agent, referer, traceparent, time to first byte',
     input: { path: '/q', query: 'a=1&b="x"', headers: ['user-agent', 'curl/8 "q"', 'referer', 'https://example.com/'], trace: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ttfb: 1.23456 }
   },
+  {
+    name: 'the combined format\'s fields with nothing to escape but the referer',
+    input: { path: '/q', query: 'a=1&b=2', headers: ['user-agent', 'curl/8', 'referer', 'https://example.com/"r"'] }
+  },
   // A later version may append fields (W3C §3.2.4), and they are the client's text: escaped, unlike version 00's.
   { name: 'a later traceparent version with a field to escape', input: { path: '/t', trace: '01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x"y\\z' } }
 ]
