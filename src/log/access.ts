@@ -27,29 +27,51 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
   // otherwise be joined into every line (at 20k lines a second, ~20 lines share one).
   let lastMs = Number.NaN
   let prefix = ''
-  // The route and server of the last line, quoted: the same few come back line after line, so each is escaped once
-  // per change rather than once per line.
-  let lastRoute: unknown = null
-  let routeJson = ''
-  let lastTarget: unknown = null
-  let targetJson = ''
+  // Runs of fields that mostly repeat from one line to the next, each kept as one flat piece with the values it was
+  // made from, and made again when one of them differs: who asked (client, method, host: one connection's requests
+  // share them), how it went (protocol, status) and where it went (route, server, attempts). A line is a rope of
+  // strings that the write flattens at ~10-18 ns a piece (issue 14); each run is one piece instead of four to eight,
+  // and its client text is escaped once per change.
+  // (null: nothing made yet)
+  let lastIp: string | null = null
+  let lastMethod: string | null = null
+  let lastHost: string | null = null
+  let who = ''
+  let lastProtocol: string | null = null
+  let lastStatus = -1
+  let how = ''
+  let lastRoute: unknown = NOTHING
+  let lastTarget: unknown = NOTHING
+  let lastAttempts = -1
+  let where = ''
   return function logAccess (ex, end) {
     const ms = Date.now()
     if (ms !== lastMs) { lastMs = ms; prefix = flat(`${head}${time(ms)}${bound}`) }
     // Strings the client sent are escaped as JSON.stringify would; numbers go as they are. The request id needs no
     // escaping: it is ours (request-id.ts) or the client's only if it matched the guard's SAFE_ID (letters, digits, ._:@+=-).
-    // The line is a rope of strings that the write flattens, at a few nanoseconds a piece: the usual fields go in one
-    // template, so that the text between them makes one piece each and a field needing no escapes adds one piece.
     const ip = ex.clientIp
     const method = ex.method
     const host = ex.host
+    if (ip !== lastIp || method !== lastMethod || host !== lastHost) {
+      lastIp = ip
+      lastMethod = method
+      lastHost = host
+      who = flat(`","client":${jsonString(ip)},"method":${jsonString(method)},"host":${jsonString(host)},"path":"`)
+    }
     const path = ex.path
-    let line = NEEDS_ESCAPE.test(ip) || NEEDS_ESCAPE.test(method) || NEEDS_ESCAPE.test(host) || NEEDS_ESCAPE.test(path)
-      ? `${prefix}${ex.requestId}","client":${JSON.stringify(ip)},"method":${JSON.stringify(method)},"host":${JSON.stringify(host)},"path":${JSON.stringify(path)}`
-      : `${prefix}${ex.requestId}","client":"${ip}","method":"${method}","host":"${host}","path":"${path}"`
+    // The path's opening quote is the run's; JSON.stringify's is left out.
+    let line = NEEDS_ESCAPE.test(path) ? `${prefix}${ex.requestId}${who}${JSON.stringify(path).slice(1)}` : `${prefix}${ex.requestId}${who}${path}"`
     const query = ex.query
+    if (query !== '') line += NEEDS_ESCAPE.test(query) ? `,"query":${JSON.stringify(query)}` : `,"query":"${query}"`
+    const protocol = ex.protocol
+    const status = ex.aborted && ex.status === 0 ? 499 : ex.status
+    if (protocol !== lastProtocol || status !== lastStatus) {
+      lastProtocol = protocol
+      lastStatus = status
+      how = flat(`,"proto":${jsonString(protocol)},"status":${status},"bytes":`)
+    }
     const body = ex.body
-    line += `${query === '' ? '' : NEEDS_ESCAPE.test(query) ? `,"query":${JSON.stringify(query)}` : `,"query":"${query}"`},"proto":"${ex.protocol}","status":${ex.aborted && ex.status === 0 ? 499 : ex.status},"bytes":${ex.bytesSent},"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`
+    line += `${how}${ex.bytesSent},"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`
     // The combined format's two request fields (nginx $http_user_agent, $http_referer), when the client sent them.
     const ua = ex.header('user-agent')
     if (ua !== undefined) line += NEEDS_ESCAPE.test(ua) ? `,"userAgent":${JSON.stringify(ua)}` : `,"userAgent":"${ua}"`
@@ -59,10 +81,15 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
     // 55 characters: version 00's fixed format, hex and dashes only (traceparent.ts validated or made it).
     if (tp !== '') line += tp.length === TRACEPARENT_00 ? `,"traceparent":"${tp}"` : `,"traceparent":${JSON.stringify(tp)}`
     const route = ex.route
-    if (route !== null && route !== lastRoute) { lastRoute = route; routeJson = flat(`,"route":${jsonString(route.id)}`) }
     const target = ex.target
-    if (target !== null && target !== lastTarget) { lastTarget = target; targetJson = flat(`,"upstream":${jsonString(target.url)}`) }
-    line += `${route === null ? '' : routeJson}${target === null ? '' : targetJson},"attempts":${ex.attempts}`
+    const attempts = ex.attempts
+    if (route !== lastRoute || target !== lastTarget || attempts !== lastAttempts) {
+      lastRoute = route
+      lastTarget = target
+      lastAttempts = attempts
+      where = flat(`${route === null ? '' : `,"route":${jsonString(route.id)}`}${target === null ? '' : `,"upstream":${jsonString(target.url)}`},"attempts":${attempts}`)
+    }
+    line += where
     if (ex.cacheStatus !== null) line += `,"cache":${jsonString(ex.cacheStatus)}`
     if (ex.errorCode !== null) line += `,"code":"${ex.errorCode}"`
     if (ex.aborted) line += ',"aborted":true'
@@ -72,6 +99,9 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
     write(`${line},"ms":${hundredths(end - ex.startTime)}}\n`)
   }
 }
+
+/** What no route or server is. */
+const NOTHING = Symbol('nothing')
 
 /** Matches any string. */
 const ANY = /(?:)/

@@ -14,15 +14,15 @@ function capture (level = 'info'): { lines: string[], log: pino.Logger } {
   return { lines, log }
 }
 
-function exchange (o: { path: string, aborted?: boolean, cache?: string, code?: boolean, query?: string, headers?: string[], trace?: string, ttfb?: number }): Exchange {
+function exchange (o: { path: string, aborted?: boolean, cache?: string, code?: boolean, query?: string, headers?: string[], trace?: string, ttfb?: number, method?: string, host?: string, peer?: string, protocol?: string, status?: number, attempts?: number }): Exchange {
   const ex = new Exchange({
-    method: 'GET', path: o.path, query: o.query ?? '', host: 'a', headers: o.headers ?? [], contentLength: -1, contentLengthCount: 0, chunked: false,
-    peerIp: '192.0.2.7', tls: false, startTime: 10, body: null, downstream: sink, replies: { reply () {}, fault () {} }, onComplete: () => {}
+    method: o.method ?? 'GET', path: o.path, query: o.query ?? '', host: o.host ?? 'a', headers: o.headers ?? [], contentLength: -1, contentLengthCount: 0, chunked: false,
+    peerIp: o.peer ?? '192.0.2.7', tls: false, ...(o.protocol === undefined ? {} : { protocol: o.protocol }), startTime: 10, body: null, downstream: sink, replies: { reply () {}, fault () {} }, onComplete: () => {}
   })
   ex.requestId = 'id-1'
-  ex.status = o.aborted === true ? 0 : 200
+  ex.status = o.aborted === true ? 0 : o.status ?? 200
   ex.bytesSent = 42
-  ex.attempts = 1
+  ex.attempts = o.attempts ?? 1
   ex.route = { id: '/api', upstream: 'u', stages: [] }
   ex.target = { index: 0, url: 'http://127.0.0.1:9001', weight: 1, inflight: 0, healthy: true }
   if (o.cache !== undefined) ex.cacheStatus = o.cache
@@ -49,32 +49,57 @@ const cases = [
   // A later version may append fields (W3C §3.2.4), and they are the client's text: escaped, unlike version 00's.
   { name: 'a later traceparent version with a field to escape', input: { path: '/t', trace: '01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-x"y\\z' } }
 ]
+/** The line pino itself writes for the exchange's fields: what the access line was before it had its own template. */
+function pinoLine (ex: Exchange, ms: number): Record<string, unknown> {
+  const theirs = capture()
+  theirs.log.child({ kind: 'access' }).info({
+    reqId: ex.requestId, client: ex.clientIp, method: ex.method, host: ex.host, path: ex.path, query: ex.query === '' ? undefined : ex.query, proto: ex.protocol,
+    status: ex.aborted && ex.status === 0 ? 499 : ex.status, bytes: ex.bytesSent,
+    // GET /q?a=1&b="x" HTTP/1.1 CRLF, the fields, CRLF.
+    requestBytes: `${ex.method} ${ex.path}${ex.query === '' ? '' : `?${ex.query}`} HTTP/1.1\r\n`.length + 2 + ex.headers.reduce((n, s, i) => n + s.length + (i % 2 === 0 ? 2 : 2), 0),
+    userAgent: ex.header('user-agent'), referer: ex.header('referer'), traceparent: ex.traceparent === '' ? undefined : ex.traceparent,
+    route: ex.route?.id, upstream: ex.target?.url, attempts: ex.attempts, cache: ex.cacheStatus ?? undefined,
+    code: ex.errorCode ?? undefined, aborted: ex.aborted || undefined, ttfbMs: ex.upstreamTtfb < 0 ? undefined : Math.round(ex.upstreamTtfb * 100) / 100, ms
+  })
+  const b = JSON.parse(theirs.lines[0]!) as Record<string, unknown>
+  delete b.time
+  return b
+}
+
+/** Our line, checked to be one JSON line with a time, parsed, without its time. */
+function parsed (line: string): Record<string, unknown> {
+  assert.ok(line.endsWith('}\n') && !line.slice(0, -1).includes('\n'))
+  const a = JSON.parse(line) as Record<string, unknown>
+  assert.match(String(a.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  delete a.time
+  return a
+}
+
 for (const c of cases) {
   test(`access line: ${c.name}`, () => {
     const ours = capture()
-    const theirs = capture()
     createAccessLog(ours.log)(exchange(c.input), 12.345)
-    // What the line was before: pino's own serialisation of the same object.
-    const ex = exchange(c.input)
-    theirs.log.child({ kind: 'access' }).info({
-      reqId: ex.requestId, client: ex.clientIp, method: ex.method, host: ex.host, path: ex.path, query: ex.query === '' ? undefined : ex.query, proto: ex.protocol,
-      status: ex.aborted && ex.status === 0 ? 499 : ex.status, bytes: ex.bytesSent,
-      // GET /q?a=1&b="x" HTTP/1.1 CRLF, the fields, CRLF.
-      requestBytes: `GET ${ex.path}${ex.query === '' ? '' : `?${ex.query}`} HTTP/1.1\r\n`.length + 2 + ex.headers.reduce((n, s, i) => n + s.length + (i % 2 === 0 ? 2 : 2), 0),
-      userAgent: ex.header('user-agent'), referer: ex.header('referer'), traceparent: ex.traceparent === '' ? undefined : ex.traceparent,
-      route: ex.route?.id, upstream: ex.target?.url, attempts: ex.attempts, cache: ex.cacheStatus ?? undefined,
-      code: ex.errorCode ?? undefined, aborted: ex.aborted || undefined, ttfbMs: ex.upstreamTtfb < 0 ? undefined : 1.23, ms: 2.35
-    })
     assert.equal(ours.lines.length, 1)
-    assert.ok(ours.lines[0]!.endsWith('}\n') && !ours.lines[0]!.slice(0, -1).includes('\n'))
-    const a = JSON.parse(ours.lines[0]!) as Record<string, unknown>
-    const b = JSON.parse(theirs.lines[0]!) as Record<string, unknown>
-    assert.match(String(a.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
-    delete a.time
-    delete b.time
-    assert.deepEqual(a, b)
+    assert.deepEqual(parsed(ours.lines[0]!), pinoLine(exchange(c.input), 2.35))
   })
 }
+
+test('each line has its own client, method, host, protocol, status and attempts, whatever the line before had', () => {
+  const c = capture()
+  const logAccess = createAccessLog(c.log)
+  // Each step changes one field of the step before (or none), to values that need escaping and back.
+  const steps = [
+    {}, {}, { peer: '198.51.100.1' }, { peer: '198.51.100.1', method: 'POST' }, { method: 'POST', host: 'b"\\' }, { host: 'b"\\' },
+    { protocol: 'h2' }, { protocol: 'h2', status: 404 }, { status: 404 }, { status: 404, attempts: 2 }, { attempts: 2 }, { aborted: true }, {},
+    { host: '' }, { method: '' }, { peer: '' }, {}
+  ]
+  const expected = steps.map((step) => {
+    const ex = exchange({ path: '/', ...step })
+    logAccess(ex, 11)
+    return pinoLine(ex, 1)
+  })
+  assert.deepEqual(c.lines.map(parsed), expected)
+})
 
 test('each line names its own route and server, whichever came before it', () => {
   const c = capture()
