@@ -2,7 +2,7 @@
 // `log.child({ kind: 'access' }).info({...})`, but built here from a template: pino's generic serialiser and a
 // toISOString per line cost the 100 B bench several microseconds per request (issue 14).
 import { pino, type Logger } from 'pino'
-import type { Exchange } from '../pipeline/index.ts'
+import type { Exchange, RouteRef, Target } from '../pipeline/index.ts'
 
 interface PinoInternals {
   /** The logger's destination: a LineBatch (logger.ts), whose `hold` lets access lines wait to share a write. */
@@ -27,51 +27,30 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
   // otherwise be joined into every line (at 20k lines a second, ~20 lines share one).
   let lastMs = Number.NaN
   let prefix = ''
-  // Runs of fields that mostly repeat from one line to the next, each kept as one flat piece with the values it was
-  // made from, and made again when one of them differs: who asked (client, method, host: one connection's requests
-  // share them), how it went (protocol, status) and where it went (route, server, attempts). A line is a rope of
-  // strings that the write flattens at ~10-18 ns a piece (issue 14); each run is one piece instead of four to eight,
-  // and its client text is escaped once per change.
-  // (null: nothing made yet)
-  let lastIp: string | null = null
-  let lastMethod: string | null = null
-  let lastHost: string | null = null
-  let who = ''
-  let lastProtocol: string | null = null
-  let lastStatus = -1
-  let how = ''
-  let lastRoute: unknown = NOTHING
-  let lastTarget: unknown = NOTHING
-  let lastAttempts = -1
-  let where = ''
+  // Runs of fields that mostly repeat from one line to the next, each one flat piece made again only when one of its
+  // values differs from the line before: who asked (client, method, host: one connection's requests share them), how
+  // it went (protocol, status) and where it went (route, server, attempts). A line is a rope of strings that the
+  // write flattens at ~9 ns a piece (bench/micro/rope-flatten.bench.ts); each run is one piece instead of four to
+  // eight, and its client text is escaped once per change.
+  const who = repeated((ip: string, method: string, host: string) =>
+    `","client":${jsonString(ip)},"method":${jsonString(method)},"host":${jsonString(host)},"path":"`)
+  const how = repeated((protocol: string, status: number, aborted: boolean) =>
+    `,"proto":${jsonString(protocol)},"status":${aborted && status === 0 ? 499 : status},"bytes":`)
+  const where = repeated((route: RouteRef | null, target: Target | null, attempts: number) =>
+    `${route === null ? '' : `,"route":${jsonString(route.id)}`}${target === null ? '' : `,"upstream":${jsonString(target.url)}`},"attempts":${attempts}`)
   return function logAccess (ex, end) {
     const ms = Date.now()
     if (ms !== lastMs) { lastMs = ms; prefix = flat(`${head}${time(ms)}${bound}`) }
     // Strings the client sent are escaped as JSON.stringify would; numbers go as they are. The request id needs no
     // escaping: it is ours (request-id.ts) or the client's only if it matched the guard's SAFE_ID (letters, digits, ._:@+=-).
-    const ip = ex.clientIp
-    const method = ex.method
-    const host = ex.host
-    if (ip !== lastIp || method !== lastMethod || host !== lastHost) {
-      lastIp = ip
-      lastMethod = method
-      lastHost = host
-      who = flat(`","client":${jsonString(ip)},"method":${jsonString(method)},"host":${jsonString(host)},"path":"`)
-    }
+    const asked = who(ex.clientIp, ex.method, ex.host)
     const path = ex.path
     // The path's opening quote is the run's; JSON.stringify's is left out.
-    let line = NEEDS_ESCAPE.test(path) ? `${prefix}${ex.requestId}${who}${JSON.stringify(path).slice(1)}` : `${prefix}${ex.requestId}${who}${path}"`
+    let line = NEEDS_ESCAPE.test(path) ? `${prefix}${ex.requestId}${asked}${JSON.stringify(path).slice(1)}` : `${prefix}${ex.requestId}${asked}${path}"`
     const query = ex.query
     if (query !== '') line += NEEDS_ESCAPE.test(query) ? `,"query":${JSON.stringify(query)}` : `,"query":"${query}"`
-    const protocol = ex.protocol
-    const status = ex.aborted && ex.status === 0 ? 499 : ex.status
-    if (protocol !== lastProtocol || status !== lastStatus) {
-      lastProtocol = protocol
-      lastStatus = status
-      how = flat(`,"proto":${jsonString(protocol)},"status":${status},"bytes":`)
-    }
     const body = ex.body
-    line += `${how}${ex.bytesSent},"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`
+    line += `${how(ex.protocol, ex.status, ex.aborted)}${ex.bytesSent},"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`
     // The combined format's two request fields (nginx $http_user_agent, $http_referer), when the client sent them.
     const ua = ex.header('user-agent')
     if (ua !== undefined) line += NEEDS_ESCAPE.test(ua) ? `,"userAgent":${JSON.stringify(ua)}` : `,"userAgent":"${ua}"`
@@ -80,16 +59,7 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
     const tp = ex.traceparent
     // 55 characters: version 00's fixed format, hex and dashes only (traceparent.ts validated or made it).
     if (tp !== '') line += tp.length === TRACEPARENT_00 ? `,"traceparent":"${tp}"` : `,"traceparent":${JSON.stringify(tp)}`
-    const route = ex.route
-    const target = ex.target
-    const attempts = ex.attempts
-    if (route !== lastRoute || target !== lastTarget || attempts !== lastAttempts) {
-      lastRoute = route
-      lastTarget = target
-      lastAttempts = attempts
-      where = flat(`${route === null ? '' : `,"route":${jsonString(route.id)}`}${target === null ? '' : `,"upstream":${jsonString(target.url)}`},"attempts":${attempts}`)
-    }
-    line += where
+    line += where(ex.route, ex.target, ex.attempts)
     if (ex.cacheStatus !== null) line += `,"cache":${jsonString(ex.cacheStatus)}`
     if (ex.errorCode !== null) line += `,"code":"${ex.errorCode}"`
     if (ex.aborted) line += ',"aborted":true'
@@ -100,8 +70,28 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
   }
 }
 
-/** What no route or server is. */
-const NOTHING = Symbol('nothing')
+/**
+ * A piece of the line made from three values, kept flat, and made again only when one of them differs from the call
+ * before (the first call makes it).
+ */
+function repeated<A, B, C> (make: (a: A, b: B, c: C) => string): (a: A, b: B, c: C) => string {
+  let lastA: A | typeof UNSET = UNSET
+  let lastB: B | typeof UNSET = UNSET
+  let lastC: C | typeof UNSET = UNSET
+  let piece = ''
+  return (a, b, c) => {
+    if (a !== lastA || b !== lastB || c !== lastC) {
+      lastA = a
+      lastB = b
+      lastC = c
+      piece = flat(make(a, b, c))
+    }
+    return piece
+  }
+}
+
+/** What no value is. */
+const UNSET = Symbol('unset')
 
 /** Matches any string. */
 const ANY = /(?:)/
