@@ -53,7 +53,8 @@ const NOTES = [
   'Switchyard: the node engine (node:http2), log level warn, metrics on, HTTP/2 settings at their defaults (128 streams per connection).',
   'nginx: worker_processes 1, access_log off, upstream keepalive 64, proxy_http_version 1.1, responses kept in memory (proxy_buffers 8 16k, proxy_max_temp_file_size 0), HTTP/2 settings at their defaults.',
   'p99: from h2load\'s --log-file, every request of the measured part of the run (h2load itself prints no percentiles).',
-  'CPU µs/req: user and kernel time of all the target\'s processes from the end of the warm-up to the end of the run, over the requests counted.'
+  'CPU µs/req: user and kernel time of all the target\'s processes from the end of the warm-up to the end of the run, over the requests counted.',
+  'Cores busy: that CPU time per second of the run (1.00: one core full); a target well below it was held back by something else than its own core.'
 ]
 
 function parseOptions () {

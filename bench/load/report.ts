@@ -26,6 +26,8 @@ export interface Summary {
   readonly p99Ms?: Spread
   readonly cpuUserUs?: Spread
   readonly cpuSysUs?: Spread
+  /** CPU seconds the target's processes used per second of the run: 1 is one core full. */
+  readonly cores?: Spread
   /** Ratios of req/s to each baseline, taken round by round. */
   readonly over: Record<string, Spread | undefined>
   /** p99 over the baseline's p99, round by round. */
@@ -85,7 +87,8 @@ export function summarise (scenarios: readonly Scenario[], rows: readonly Row[],
         }),
         ...(mine.some((r) => r.cpu === undefined) || mine.length === 0 ? {} : {
           cpuUserUs: spread(mine.map((r) => r.cpu!.userUs))!,
-          cpuSysUs: spread(mine.map((r) => r.cpu!.sysUs))!
+          cpuSysUs: spread(mine.map((r) => r.cpu!.sysUs))!,
+          cores: spread(mine.map((r) => r.measurement.rps * (r.cpu!.userUs + r.cpu!.sysUs) / 1e6))!
         }),
         ...(failed !== undefined && failed.status !== 'ok' ? { reason: `${failed.status}: ${failed.reason}` } : {})
       }
@@ -117,13 +120,14 @@ export function markdown (scenarios: readonly Scenario[], summary: readonly Summ
   const p99Base = baselines[0]
   const titleOf = (id: string): string => scenarios.find((s) => s.id === id)?.title ?? id
   const body = summary.map((s) => s.rps === undefined
-    ? [titleOf(s.scenario), s.label, brief(s.reason ?? 'not measured'), ...baselines.map(() => ''), '', '', '', '']
+    ? [titleOf(s.scenario), s.label, brief(s.reason ?? 'not measured'), ...baselines.map(() => ''), '', '', '', '', '']
     : [
         titleOf(s.scenario), s.label, fmtRange(s.rps, fmtInt), ...baselines.map((b) => fmtRatio(s.over[b.id])),
         fmtMs(s.p99Ms!.median), p99Base === undefined ? 'n/a' : fmtRatio(s.p99Over[p99Base.id]),
         s.cpuUserUs === undefined ? 'n/a' : `${s.cpuUserUs.median.toFixed(1)} + ${s.cpuSysUs!.median.toFixed(1)}`,
+        s.cores === undefined ? 'n/a' : s.cores.median.toFixed(2),
         `${s.errors}/${s.non2xx}`
       ])
-  const main = table(['scenario', 'target', 'req/s median (min–max)', ...baselines.map((b) => `${b.label} (min–max)`), 'p99 ms', `p99 ${p99Base?.label ?? '× baseline'}`, 'CPU µs/req user + kernel', 'errors/non-2xx'], body)
+  const main = table(['scenario', 'target', 'req/s median (min–max)', ...baselines.map((b) => `${b.label} (min–max)`), 'p99 ms', `p99 ${p99Base?.label ?? '× baseline'}`, 'CPU µs/req user + kernel', 'cores busy', 'errors/non-2xx'], body)
   return `${heading}\n\n${main}\n`
 }

@@ -40,7 +40,8 @@ const NOTES = [
   'Access logs off everywhere except the "+ access log" row: nginx has access_log off, HAProxy has no log directive, Switchyard runs with log level warn (the log row: info with log.access, stdout to a file on a tmpfs, /dev/shm, when there is one).',
   'nginx: worker_processes 1, upstream keepalive 64, proxy_http_version 1.1, Connection "" (keep-alive to the backend), request bodies streamed (proxy_request_buffering off), responses kept in memory (proxy_buffers 8 16k, proxy_max_temp_file_size 0).',
   'HAProxy: nbthread 1, http-keep-alive with http-reuse always.',
-  'CPU µs/req: user and kernel time of all the target\'s processes during the measured run, over its requests (for "direct", the backend\'s).'
+  'CPU µs/req: user and kernel time of all the target\'s processes during the measured run, over its requests (for "direct", the backend\'s).',
+  'Cores busy: that CPU time per second of the run (1.00: one core full). Pinned, a target of one worker well below 1.00 was held back by the backend or wrk on the other CPU, not by its own core, and a ratio to it overstates the others: compare CPU per request then.'
 ]
 
 function parseOptions () {
