@@ -45,20 +45,20 @@ export function createAccessLog (log: Logger): (ex: Exchange, end: number) => vo
     // escaping: it is ours (request-id.ts) or the client's only if it matched the guard's SAFE_ID (letters, digits, ._:@+=-).
     const asked = who(ex.clientIp, ex.method, ex.host)
     const path = ex.path
-    // The path's opening quote is the run's; JSON.stringify's is left out.
-    let line = NEEDS_ESCAPE.test(path) ? `${prefix}${ex.requestId}${asked}${JSON.stringify(path).slice(1)}` : `${prefix}${ex.requestId}${asked}${path}"`
+    // The path's opening quote ends the run.
+    let line = `${prefix}${ex.requestId}${quoted(asked, path)}`
     const query = ex.query
-    if (query !== '') line += NEEDS_ESCAPE.test(query) ? `,"query":${JSON.stringify(query)}` : `,"query":"${query}"`
+    if (query !== '') line += quoted(',"query":"', query)
     const body = ex.body
     line += `${how(ex.protocol, ex.status, ex.aborted)}${ex.bytesSent},"requestBytes":${headBytes(ex) + (body === null ? 0 : body.received)}`
     // The combined format's two request fields (nginx $http_user_agent, $http_referer), when the client sent them.
     const ua = ex.header('user-agent')
-    if (ua !== undefined) line += NEEDS_ESCAPE.test(ua) ? `,"userAgent":${JSON.stringify(ua)}` : `,"userAgent":"${ua}"`
+    if (ua !== undefined) line += quoted(',"userAgent":"', ua)
     const referer = ex.header('referer')
-    if (referer !== undefined) line += NEEDS_ESCAPE.test(referer) ? `,"referer":${JSON.stringify(referer)}` : `,"referer":"${referer}"`
+    if (referer !== undefined) line += quoted(',"referer":"', referer)
     const tp = ex.traceparent
     // 55 characters: version 00's fixed format, hex and dashes only (traceparent.ts validated or made it).
-    if (tp !== '') line += tp.length === TRACEPARENT_00 ? `,"traceparent":"${tp}"` : `,"traceparent":${JSON.stringify(tp)}`
+    if (tp !== '') line += tp.length === TRACEPARENT_00 ? `,"traceparent":"${tp}"` : quoted(',"traceparent":"', tp)
     line += where(ex.route, ex.target, ex.attempts)
     if (ex.cacheStatus !== null) line += `,"cache":${jsonString(ex.cacheStatus)}`
     if (ex.errorCode !== null) line += `,"code":"${ex.errorCode}"`
@@ -92,6 +92,14 @@ function repeated<A, B, C> (make: (a: A, b: B, c: C) => string): (a: A, b: B, c:
 
 /** What no value is. */
 const UNSET = Symbol('unset')
+
+/**
+ * `before` (ending in a value's opening quote) and then `s` as the rest of a JSON string: `s` and its closing quote
+ * when nothing needs escaping (two pieces after `before`, as a template would make), else JSON.stringify's quoting.
+ */
+function quoted (before: string, s: string): string {
+  return NEEDS_ESCAPE.test(s) ? `${before}${JSON.stringify(s).slice(1)}` : `${before}${s}"`
+}
 
 /** Matches any string. */
 const ANY = /(?:)/
