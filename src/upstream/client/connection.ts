@@ -1,11 +1,12 @@
 // One keep-alive connection to a backend server: writes a request (its head in one write, its body streamed with
-// backpressure), parses the answer with the strict parser as it is read into the runtime's shared buffer, and goes
-// back to its pool only after a complete, well-framed response to a completely sent request.
+// backpressure; a bodiless request's head goes out with the turn's other writes, net/end-of-turn.ts), parses the
+// answer with the strict parser as it is read into the runtime's shared buffer, and goes back to its pool only after a
+// complete, well-framed response to a completely sent request.
 import { Buffer } from 'node:buffer'
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import type { Readable } from 'node:stream'
-import { releaseOnWrite } from '../../net/index.ts'
+import { atEndOfTurn, releaseOnWrite, type Deferred } from '../../net/index.ts'
 import { ResponseParser, type ParserSink } from './response-parser.ts'
 import type { Swept, UpstreamClock } from './clock.ts'
 
@@ -83,7 +84,7 @@ const CLOSED = 3
 /** Errors after which a request that got no answer on a reused connection may be sent again (the server had closed it). */
 const STALE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UPSTREAM_CLOSED'])
 
-export class Connection implements Swept, ParserSink {
+export class Connection implements Swept, ParserSink, Deferred {
   readonly #owner: ConnectionOwner
   readonly #socket: Socket
   readonly #parser: ResponseParser
@@ -95,6 +96,8 @@ export class Connection implements Swept, ParserSink {
   /** Responses completed on this connection: a reused one may have been closed by the server meanwhile. */
   #served = 0
   #requestDone = false
+  /** A bodiless request's head, held for the end of the turn (runDeferred writes it). */
+  #unsentHead: string | null = null
   /** The client side asked to stop; resumed by the call. */
   #paused = false
   /** Bytes read but not parsed when the client side asked to stop (a copy). */
@@ -156,16 +159,25 @@ export class Connection implements Swept, ParserSink {
     this.#requestDone = false
     this.#paused = false
     this.#since = this.#owner.clock.now
-    this.#socket.write(req.head, 'latin1')
     const body = req.body
     if (body === null) {
+      this.#unsentHead = req.head
+      atEndOfTurn(this)
       this.#requestDone = true
       return
     }
+    this.#socket.write(req.head, 'latin1')
     this.#bodyBytes = 0
     body.on('data', this.#onBodyData)
     body.once('end', this.#onBodyEnd)
     body.once('error', this.#onBodyError)
+  }
+
+  runDeferred (): void {
+    const head = this.#unsentHead
+    if (head === null) return // closed meanwhile
+    this.#unsentHead = null
+    this.#socket.write(head, 'latin1')
   }
 
   #onConnect (): void {
@@ -220,6 +232,12 @@ export class Connection implements Swept, ParserSink {
     if (this.#state !== BUSY) {
       // Bytes nobody asked for (an idle connection, or after a cut): this connection's framing can't be trusted.
       this.close()
+      return false
+    }
+    if (this.#unsentHead !== null) {
+      // The server spoke before it had the request (a reused connection it is closing with a 408, say): not an
+      // answer to it. Closed, and the request sent again on a new connection where that is allowed.
+      this.#fail(new UpstreamFailure('UPSTREAM_CLOSED', 'the server sent bytes before the request'))
       return false
     }
     this.#since = this.#owner.clock.now
@@ -346,6 +364,7 @@ export class Connection implements Swept, ParserSink {
     }
     this.#state = CLOSED
     this.#held = null
+    this.#unsentHead = null
     this.#parser.abandon()
     this.#socket.destroy()
     this.#owner.clock.remove(this)
