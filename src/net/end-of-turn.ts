@@ -6,7 +6,7 @@
 // than they are: they finish and sleep between its writes. The same writes made back to back, once the turn's reads
 // are handled, find the peer still awake after the first. Measured on the 100 B bench (1 worker pinned, nginx
 // backend and wrk on the other CPU): the backend slept 0.26 times per request and wrk 0.34; with the writes of a turn
-// made together, 0.05 and 0.06, and the worker answered ~25% more requests (README, "Writes made together").
+// made together, 0.06 and 0.08, and the worker answered ~19% more requests (README, "Writes made together").
 //
 // `setImmediate` runs in the check phase, right after the poll phase that ran the turn's I/O callbacks (uWS's sockets
 // and node:net's alike share Node's libuv loop), so a deferred write waits for the rest of its turn's callbacks, never

@@ -3,9 +3,8 @@
 // length) or write (chunked).
 import { Buffer } from 'node:buffer'
 import type { HttpResponse } from 'uWebSockets.js'
-import { addressFromBytes, normaliseAddress } from '../../net/index.ts'
+import { addressFromBytes, atEndOfTurn, copyView, normaliseAddress, releaseChunk, type Deferred } from '../../net/index.ts'
 import { statusLine } from '../../response/index.ts'
-import { atEndOfTurn, type Deferred } from '../../net/index.ts'
 import { sendByParts, type Downstream, type EncodedHead, type Exchange, type PeerAddress } from '../../pipeline/index.ts'
 import type { ListenerState } from '../listener.ts'
 
@@ -259,11 +258,9 @@ export class UwsDownstream implements Downstream, PeerAddress, Deferred {
       this.#sendWhole(head, extra, body)
       return
     }
-    const copy = Buffer.allocUnsafe(body.length)
-    copy.set(body)
     this.#heldHead = head
     this.#heldExtra = extra
-    this.#heldBody = copy
+    this.#heldBody = copyView(body)
     atEndOfTurn(this)
   }
 
@@ -274,8 +271,8 @@ export class UwsDownstream implements Downstream, PeerAddress, Deferred {
     this.#heldHead = null
     this.#heldBody = null
     // The client may have gone meanwhile: uWS forbids touching its response then.
-    if (this.#ex.aborted || this.#ex.finished) return
-    this.#sendWhole(head, this.#heldExtra, body)
+    if (!this.#ex.aborted && !this.#ex.finished) this.#sendWhole(head, this.#heldExtra, body)
+    releaseChunk(body) // uWS has sent or copied the bytes
   }
 
   #sendWhole (head: EncodedHead, extra: readonly string[], body: Uint8Array): void {
